@@ -1,0 +1,26 @@
+"""gancluster: clustering with GANs whose clusters are faithful to the data's.
+
+Public API::
+
+    from gancluster import ClusterGAN, load
+    model = ClusterGAN(n_clusters=10, max_seconds=300).fit(X)
+    labels = model.predict(X)
+    images, clusters = model.sample(64, cluster=3)
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .clustergan import ClusterGAN
+from .errors import CheckpointError, ConfigError, DataNotFoundError, GanclusterError
+from .estimator import load
+
+__all__ = [
+    "CheckpointError",
+    "ClusterGAN",
+    "ConfigError",
+    "DataNotFoundError",
+    "GanclusterError",
+    "__version__",
+    "load",
+]

@@ -1,0 +1,201 @@
+"""Checkpoints: one safetensors file with weights, optimizer tensors and RNG states; JSON metadata.
+
+Nothing is ever unpickled. The file is written to a temporary name, fsynced, then renamed over the
+old one, so a kill at any moment leaves either the previous checkpoint or the new one, never half of
+one. Metadata carry a format version and the method name so foreign files are refused clearly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import CheckpointError, GanclusterError
+
+FORMAT = "gancluster"
+FORMAT_VERSION = 1
+_META_KEY = "gancluster"
+
+
+def _flatten_optimizer(prefix: str, state: dict[str, Any], tensors: dict[str, Tensor]) -> dict[str, Any]:
+    """Move the tensors of an optimizer state_dict into ``tensors``; return the JSON rest."""
+    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for idx, per_param in state["state"].items():
+        entry = {}
+        for key, value in per_param.items():
+            if torch.is_tensor(value):
+                name = f"{prefix}.{idx}.{key}"
+                tensors[name] = value.detach().cpu().contiguous()
+                entry[key] = {"tensor": name}
+            else:
+                entry[key] = value
+        plain["state"][str(idx)] = entry
+    return plain
+
+
+def _unflatten_optimizer(plain: dict[str, Any], tensors: dict[str, Tensor]) -> dict[str, Any]:
+    state = {}
+    for idx, entry in plain["state"].items():
+        state[int(idx)] = {
+            k: tensors[v["tensor"]] if isinstance(v, dict) and "tensor" in v else v for k, v in entry.items()
+        }
+    groups = [dict(g) for g in plain["param_groups"]]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    return {"state": state, "param_groups": groups}
+
+
+def rng_state() -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """Global RNG states of python, numpy and torch (JSON part, tensor part)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    meta = {
+        "numpy": [np_state[0], np_state[1].tolist(), *[int(v) if i != 2 else float(v) for i, v in enumerate(np_state[2:])]],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    return meta, tensors
+
+
+def set_rng_state(meta: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+    n = meta["numpy"]
+    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), int(n[2]), int(n[3]), float(n[4])))
+    p = meta["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if states:
+            torch.cuda.set_rng_state_all(states)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a fsynced temporary file and an atomic rename."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise GanclusterError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise GanclusterError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous file (if any) is unchanged. "
+            "Free disk space or choose a writable folder."
+        ) from exc
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_file(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Save tensors plus a JSON metadata dict as one safetensors file, atomically."""
+    from safetensors.torch import save
+
+    header = {_META_KEY: json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **meta})}
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(Path(path), save(contiguous, metadata=header))
+
+
+def load_file(path: str | Path, expect_method: str | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Load a gancluster safetensors file; every way it can be wrong is a CheckpointError."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several error types
+        raise CheckpointError(
+            f"{path} is not a readable gancluster checkpoint (truncated, corrupt or another format: {exc}). "
+            "Checkpoints are .safetensors files written by gancluster; pickled .pt files are never loaded."
+        ) from exc
+    if _META_KEY not in header:
+        raise CheckpointError(f"{path} is a safetensors file but not a gancluster checkpoint (no metadata)")
+    try:
+        meta = json.loads(header[_META_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: the checkpoint metadata is corrupt ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a gancluster checkpoint")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {version}, this gancluster reads up to {FORMAT_VERSION}; upgrade gancluster"
+        )
+    if expect_method is not None and meta.get("method") != expect_method:
+        raise CheckpointError(
+            f"{path} holds a {meta.get('method')!r} model, expected {expect_method!r}; use the matching method"
+        )
+    return tensors, meta
+
+
+def pack_training_state(
+    method: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer]
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Weights, optimizer state and global RNG states as (tensors, JSON meta)."""
+    tensors = {f"model.{k}": v for k, v in method.state_dict().items()}
+    optim_meta = {name: _flatten_optimizer(f"optim.{name}", opt.state_dict(), tensors) for name, opt in optimizers.items()}
+    rng_meta, rng_tensors = rng_state()
+    tensors.update(rng_tensors)
+    return tensors, {"optimizers": optim_meta, "rng": rng_meta}
+
+
+def unpack_training_state(
+    method: torch.nn.Module,
+    optimizers: dict[str, torch.optim.Optimizer],
+    tensors: dict[str, Tensor],
+    meta: dict[str, Any],
+    path: str | Path = "checkpoint",
+) -> None:
+    load_weights(method, tensors, path)
+    for name, opt in optimizers.items():
+        opt.load_state_dict(_unflatten_optimizer(meta["optimizers"][name], tensors))
+    set_rng_state(meta["rng"], tensors)
+
+
+def load_weights(method: torch.nn.Module, tensors: dict[str, Tensor], path: str | Path = "checkpoint") -> None:
+    """Load ``model.*`` tensors, refusing any mismatch in names or shapes with a clear message."""
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    own = method.state_dict()
+    missing = sorted(set(own) - set(weights))
+    extra = sorted(set(weights) - set(own))
+    bad = [k for k in own if k in weights and own[k].shape != weights[k].shape]
+    if missing or extra or bad:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else (
+            f"{bad[0]} has shape {tuple(weights[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}")
+        raise CheckpointError(
+            f"{path} does not match this model ({detail}): it was trained with another method, "
+            "data shape or architecture"
+        )
+    method.load_state_dict(weights)

@@ -1,0 +1,100 @@
+"""``gancluster.ClusterGAN``: the estimator around :mod:`gancluster.methods.clustergan`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+from .config import ConfigError
+from .errors import GanclusterError
+from .estimator import GANClusterer, register_estimator
+from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
+from .nets import NetConfig
+
+RECIPES = ("best", "faithful")
+
+
+@register_estimator
+class ClusterGAN(GANClusterer):
+    """Cluster with ClusterGAN: latent ``[z_n, one-hot]``, generator, discriminator, encoder.
+
+    Parameters shared by every gancluster estimator: ``n_clusters``, ``priors`` (None = uniform),
+    ``random_state``, the budget ``max_steps`` / ``max_seconds``, ``device``, ``batch_size``,
+    ``assign`` ('encoder': argmax of the encoder's cluster head; 'kmeans': k-means on its output,
+    the official evaluation) and ``verbose``.
+
+    ``recipe='faithful'`` follows the paper and official code (WGAN-GP, 5 critic steps, full-size
+    nets); ``recipe='best'`` is our CPU recipe (see :class:`ClusterGANSettings`). Any setting left at
+    ``None`` takes the recipe's value; ``beta_n``, ``beta_c``, ``sigma``, ``latent_dim`` are the
+    paper's knobs.
+    """
+
+    method_name = "clustergan"
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        priors: Sequence[float] | None = None,
+        recipe: Literal["best", "faithful"] = "best",
+        latent_dim: int = 30,
+        sigma: float = 0.1,
+        beta_n: float = 10.0,
+        beta_c: float = 10.0,
+        loss: str | None = None,
+        n_critic: int | None = None,
+        lr: float | None = None,
+        arch: str | None = None,
+        real_agreement: float | None = None,
+        real_prior_match: float | None = None,
+        batch_size: int = 64,
+        max_steps: int = 5000,
+        max_seconds: float | None = None,
+        assign: Literal["encoder", "kmeans"] = "encoder",
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.priors = priors
+        self.recipe = recipe
+        self.latent_dim = latent_dim
+        self.sigma = sigma
+        self.beta_n = beta_n
+        self.beta_c = beta_c
+        self.loss = loss
+        self.n_critic = n_critic
+        self.lr = lr
+        self.arch = arch
+        self.real_agreement = real_agreement
+        self.real_prior_match = real_prior_match
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.assign = assign
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def settings(self) -> ClusterGANSettings:
+        """The resolved method settings: the recipe's, overridden by parameters that are not None."""
+        if self.recipe not in RECIPES:
+            raise GanclusterError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+        base = ClusterGANSettings.faithful() if self.recipe == "faithful" else ClusterGANSettings()
+        overrides = dict(latent_dim=self.latent_dim, sigma=self.sigma, beta_n=self.beta_n, beta_c=self.beta_c)
+        for name in ("loss", "n_critic", "lr", "real_agreement", "real_prior_match"):
+            if getattr(self, name) is not None:
+                overrides[name] = getattr(self, name)
+        for name, value in overrides.items():
+            setattr(base, name, value)
+        if self.arch is not None:
+            base.net = NetConfig(arch=self.arch)
+        if base.loss not in ("wgan-gp", "ns", "hinge"):
+            raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")
+        base.validate()
+        return base
+
+    def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> ClusterGANMethod:
+        return ClusterGANMethod(self.settings(), int(self.n_clusters), data_shape, priors)

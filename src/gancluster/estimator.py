@@ -1,0 +1,326 @@
+"""The scikit-learn style front door: ``fit``, ``predict``, ``fit_predict``, ``transform``, ``sample``.
+
+``__init__`` only stores parameters; ``fit`` validates them and the data, builds the method, runs
+the shared :class:`~gancluster.train.Trainer` and stores fitted attributes ending in ``_``. Vectors
+are standardised inside the estimator (and un-standardised in ``sample``); images are expected in
+[0, 1] (uint8 images are divided by 255).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .checkpoint import load_file, load_weights, save_file
+from .errors import CheckpointError, GanclusterError
+from .methods.base import Method
+from .priors import check_priors
+from .train import Trainer, TrainConfig
+
+_PREDICT_BATCH = 2048
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda:N`` is checked to exist."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise GanclusterError(f"device {device!r} is not valid; use auto, cpu, cuda or cuda:N") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanclusterError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise GanclusterError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif dev.type != "cpu":
+        raise GanclusterError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of every GAN clustering estimator. Subclasses build their method."""
+
+    method_name: ClassVar[str] = ""
+
+    # ---- subclass hooks --------------------------------------------------------------------------
+    def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> Method:
+        raise NotImplementedError
+
+    # ---- validation --------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, (int, np.integer)):
+            raise GanclusterError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
+        if self.n_clusters < 2:
+            raise GanclusterError(f"n_clusters must be >= 2, got {self.n_clusters}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise GanclusterError(f"max_seconds must be > 0 or None, got {self.max_seconds}")
+        if self.assign not in ("encoder", "kmeans"):
+            raise GanclusterError(f"assign must be 'encoder' or 'kmeans', got {self.assign!r}")
+
+    def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
+        """Vectors go through sklearn's checks; images (3-D or 4-D arrays) through ours."""
+        arr = X if isinstance(X, np.ndarray) else None
+        if arr is not None and arr.ndim in (3, 4):
+            if arr.dtype.kind not in "biuf":
+                raise GanclusterError(f"image array has dtype {arr.dtype}; give numbers (float in [0, 1] or uint8)")
+            images = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+            if images.ndim == 3:
+                images = images[:, None]
+            n_bad = int((~np.isfinite(images)).sum())
+            if n_bad:
+                raise GanclusterError(f"X contains {n_bad} NaN or infinite value(s); remove or impute them")
+            if images.size and (images.min() < 0 or images.max() > 1):
+                raise GanclusterError(
+                    f"image values must lie in [0, 1] (got {images.min():.3g}..{images.max():.3g}); "
+                    "divide by 255 or rescale"
+                )
+            if reset:
+                self.data_shape_ = tuple(images.shape[1:])
+                self.n_features_in_ = int(np.prod(self.data_shape_))
+            elif tuple(images.shape[1:]) != self.data_shape_:
+                raise GanclusterError(
+                    f"X has per-sample shape {images.shape[1:]}, the model was fitted on {self.data_shape_}"
+                )
+            return images
+        if arr is not None and arr.ndim > 4:
+            raise GanclusterError(f"X has {arr.ndim} dimensions; give (n, features) or images (n, [c,] h, w)")
+        try:
+            vectors = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        except GanclusterError:
+            raise
+        except ValueError as exc:
+            raise GanclusterError(str(exc)) from exc
+        if reset:
+            self.data_shape_ = (vectors.shape[1],)
+        return vectors.astype(np.float32)
+
+    def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
+        if len(self.data_shape_) == 1:
+            X = (X - self.mean_) / self.scale_
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+
+    def _from_model_space(self, x: torch.Tensor) -> np.ndarray:
+        out = x.detach().cpu().numpy()
+        if len(self.data_shape_) == 1:
+            out = out * self.scale_ + self.mean_
+        return out
+
+    # ---- fitting -----------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        eval_set: tuple[Any, Any] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> "GANClusterer":
+        """Train on ``X`` (y is ignored: clustering is unsupervised).
+
+        ``eval_set=(X_eval, y_eval)`` logs ACC / NMI / ARI on it during training (``history_``).
+        ``run_dir`` makes the run write checkpoints and a JSONL log there; ``resume`` continues it.
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        if X.shape[0] < self.n_clusters:
+            raise GanclusterError(
+                f"got {X.shape[0]} sample(s) but n_clusters={self.n_clusters}: need at least n_clusters samples"
+            )
+        priors = check_priors(self.priors, self.n_clusters)
+        if len(self.data_shape_) == 1:
+            self.mean_ = X.mean(0).astype(np.float32)
+            scale = X.std(0)
+            self.scale_ = np.where(scale > 1e-8 * (1 + np.abs(self.mean_)), scale, 1.0).astype(np.float32)
+        device = resolve_device(self.device)
+        seed = self._seed()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            method = self._build_method(self.data_shape_, priors).to(device)
+        data = self._to_model_space(X).to(device)
+        evaluate = self._make_eval(eval_set, device) if eval_set is not None else None
+        cfg = TrainConfig(
+            max_steps=int(self.max_steps), max_seconds=self.max_seconds, batch_size=int(self.batch_size),
+            seed=seed, progress=bool(self.verbose), checkpoint_every=max(1, int(self.max_steps) // 10),
+        )
+        trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate,
+                          extra_meta={"estimator": self._meta()} if run_dir else None)
+        if resume:
+            trainer.resume()
+        result = trainer.fit()
+        self.method_ = method
+        self.device_ = device
+        self.n_iter_ = result.steps
+        self.train_seconds_ = result.seconds
+        self.history_ = result.history
+        self.priors_ = method.prior.mode_weights().detach().cpu().numpy()
+        if self.assign == "kmeans":
+            from sklearn.cluster import KMeans
+
+            self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed).fit(self._embed(data))
+        self.labels_ = self._assign(data)
+        return self
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        return int(rs)
+
+    def _make_eval(self, eval_set: tuple[Any, Any], device: torch.device):
+        from .metrics import evaluate_clustering
+
+        X_eval = self._to_model_space(self._validate_X(eval_set[0], reset=False)).to(device)
+        y_eval = np.asarray(eval_set[1])
+        if y_eval.shape[0] != X_eval.shape[0]:
+            raise GanclusterError(f"eval_set labels have length {y_eval.shape[0]}, X_eval has {X_eval.shape[0]} rows")
+
+        def evaluate(method: Method) -> dict[str, float]:
+            logits = torch.cat([method.cluster_logits(X_eval[i : i + _PREDICT_BATCH])
+                                for i in range(0, X_eval.shape[0], _PREDICT_BATCH)])
+            pred = logits.argmax(1).cpu().numpy()
+            return {k: round(v, 4) for k, v in evaluate_clustering(y_eval, pred).items()}
+
+        return evaluate
+
+    # ---- inference ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _batched(self, fn, data: torch.Tensor) -> torch.Tensor:
+        self.method_.eval()
+        return torch.cat([fn(data[i : i + _PREDICT_BATCH]) for i in range(0, data.shape[0], _PREDICT_BATCH)])
+
+    def _embed(self, data: torch.Tensor) -> np.ndarray:
+        return self._batched(self.method_.embed, data).cpu().numpy()
+
+    def _assign(self, data: torch.Tensor) -> np.ndarray:
+        if self.assign == "kmeans":
+            return self.kmeans_.predict(self._embed(data)).astype(np.int64)
+        return self._batched(self.method_.cluster_logits, data).argmax(1).cpu().numpy().astype(np.int64)
+
+    def _prepare(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self, "method_")
+        return self._to_model_space(self._validate_X(X, reset=False)).to(self.device_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of each sample: argmax of the inverter's cluster scores (or k-means on its output)."""
+        return self._assign(self._prepare(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Soft cluster assignments from the inverter (rows sum to 1)."""
+        logits = self._batched(self.method_.cluster_logits, self._prepare(X))
+        return torch.softmax(logits, 1).cpu().numpy()
+
+    def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        return self.fit(X, y, **fit_params).labels_
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Map data to the latent space through the inverter."""
+        return self._embed(self._prepare(X))
+
+    def sample(self, n_samples: int = 1, cluster: int | None = None, random_state: int | None = None):
+        """Generate ``n_samples`` from the model, optionally all from one cluster.
+
+        Returns ``(X, y)`` like sklearn's mixture models: samples in the data's own space and the
+        cluster (latent mode) each came from.
+        """
+        check_is_fitted(self, "method_")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise GanclusterError(f"n_samples must be a positive integer, got {n_samples!r}")
+        modes = None
+        if cluster is not None:
+            if isinstance(cluster, bool) or not isinstance(cluster, (int, np.integer)) or not 0 <= cluster < self.n_clusters:
+                raise GanclusterError(f"cluster must be an integer in [0, {self.n_clusters - 1}], got {cluster!r}")
+            modes = torch.full((n_samples,), int(cluster), dtype=torch.long, device=self.device_)
+        rng = torch.Generator(device=self.device_)
+        rng.manual_seed(self._seed() if random_state is None else int(random_state))
+        self.method_.eval()
+        xs, ks = [], []
+        for start in range(0, n_samples, _PREDICT_BATCH):
+            m = min(_PREDICT_BATCH, n_samples - start)
+            x, k = self.method_.generate(m, rng, None if modes is None else modes[start : start + m])
+            xs.append(x)
+            ks.append(k)
+        return self._from_model_space(torch.cat(xs)), torch.cat(ks).cpu().numpy()
+
+    # ---- persistence -------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        params = self.get_params()
+        params["priors"] = None if params["priors"] is None else [float(p) for p in params["priors"]]
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None
+        return {"class": type(self).__name__, "params": params}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to one ``.safetensors`` file (weights + JSON metadata, no pickle)."""
+        check_is_fitted(self, "method_")
+        path = Path(path)
+        tensors = {f"model.{k}": v for k, v in self.method_.state_dict().items()}
+        if len(self.data_shape_) == 1:
+            tensors["preprocess.mean"] = torch.from_numpy(self.mean_)
+            tensors["preprocess.scale"] = torch.from_numpy(self.scale_)
+        meta = {
+            "method": self.method_name,
+            "estimator": self._meta(),
+            "data_shape": list(self.data_shape_),
+            "n_iter": self.n_iter_,
+            "train_seconds": self.train_seconds_,
+        }
+        save_file(path, tensors, meta)
+        return path
+
+
+ESTIMATORS: dict[str, type[GANClusterer]] = {}
+
+
+def register_estimator(cls: type[GANClusterer]) -> type[GANClusterer]:
+    ESTIMATORS[cls.__name__] = cls
+    return cls
+
+
+def load(path: str | Path, device: str = "auto") -> GANClusterer:
+    """Load a model written by ``save`` (or a training checkpoint) without unpickling anything."""
+    tensors, meta = load_file(path)
+    info = meta.get("estimator")
+    if not isinstance(info, dict) or info.get("class") not in ESTIMATORS:
+        raise CheckpointError(f"{path} does not say which estimator wrote it; it cannot be loaded as a model")
+    cls = ESTIMATORS[info["class"]]
+    try:
+        est = cls(**info["params"])
+    except TypeError as exc:
+        raise CheckpointError(f"{path} has parameters this version does not know: {exc}") from exc
+    est.device = device
+    est._check_params()
+    data_shape = tuple(int(d) for d in meta.get("data_shape") or meta["estimator"].get("data_shape", ()))
+    if not data_shape:
+        raise CheckpointError(f"{path} does not record the data shape")
+    est.data_shape_ = data_shape
+    est.n_features_in_ = int(np.prod(data_shape))
+    if len(data_shape) == 1:
+        if "preprocess.mean" not in tensors:
+            raise CheckpointError(f"{path} lacks the standardisation of its vector data")
+        est.mean_ = tensors["preprocess.mean"].numpy()
+        est.scale_ = tensors["preprocess.scale"].numpy()
+    priors = check_priors(est.priors, est.n_clusters)
+    est.device_ = resolve_device(device)
+    method = est._build_method(data_shape, priors)
+    load_weights(method, tensors, path)
+    est.method_ = method.to(est.device_).eval()
+    est.n_iter_ = int(meta.get("n_iter", meta.get("step", 0)))
+    est.train_seconds_ = float(meta.get("train_seconds", meta.get("elapsed", 0.0)))
+    est.history_ = []
+    est.priors_ = method.prior.mode_weights().detach().cpu().numpy()
+    if est.assign == "kmeans":
+        raise CheckpointError("models fitted with assign='kmeans' keep their k-means in memory only; refit")
+    return est
+
+
+def params_json(est: GANClusterer) -> str:
+    return json.dumps(est._meta(), indent=2)

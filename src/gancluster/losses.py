@@ -1,0 +1,74 @@
+"""Adversarial losses as small pure functions of discriminator outputs.
+
+Each ``d_*`` returns the discriminator's loss, each ``g_*`` the generator's. ``ADVERSARIAL`` maps a
+loss name to that pair so a method picks its loss by config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def d_nonsaturating(real: Tensor, fake: Tensor) -> Tensor:
+    """-log D(x) - log(1 - D(G(z))) on logits."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_nonsaturating(fake: Tensor) -> Tensor:
+    """-log D(G(z)): the generator loss that does not saturate early in training."""
+    return F.softplus(-fake).mean()
+
+
+def d_wasserstein(real: Tensor, fake: Tensor) -> Tensor:
+    return fake.mean() - real.mean()
+
+
+def g_wasserstein(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def d_hinge(real: Tensor, fake: Tensor) -> Tensor:
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def g_hinge(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """WGAN-GP: mean (||grad D(x_hat)|| - 1)^2 on random interpolates of real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+ADVERSARIAL: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "wgan-gp": (d_wasserstein, g_wasserstein),
+    "ns": (d_nonsaturating, g_nonsaturating),
+    "hinge": (d_hinge, g_hinge),
+}
+
+
+def kl_to_priors(probs: Tensor, priors: Tensor) -> Tensor:
+    """KL(batch mean of cluster probabilities || priors): the C3 prior-matching term."""
+    mean = probs.mean(0).clamp_min(1e-8)
+    return (mean * (mean.log() - priors.clamp_min(1e-8).log())).sum()
+
+
+def entropy(probs: Tensor) -> Tensor:
+    """Mean per-sample entropy of cluster probabilities."""
+    return -(probs * probs.clamp_min(1e-8).log()).sum(1).mean()
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)

@@ -1,0 +1,67 @@
+"""What the trainer needs from a method.
+
+A method is an ``nn.Module`` that owns its prior, networks and optimizers and knows how to take one
+training step. Everything the trainer checkpoints is in ``state_dict()`` and ``optimizers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ..priors import LatentPrior
+
+
+
+class Batch(NamedTuple):
+    """A batch of real data, its row indices, and the tensor it was drawn from."""
+
+    x: Tensor
+    index: Tensor
+    source: Tensor
+
+
+BatchFn = Callable[[], Batch]
+
+
+class Method(nn.Module):
+    """Base class for ClusterGAN, NEMGAN, GM-GAN, PGMGAN, ..."""
+
+    name: ClassVar[str] = "method"
+    prior: LatentPrior
+    generator_net: nn.Module
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def prepare(self, data: Tensor) -> None:
+        """Called once with the whole training tensor before the first step (e.g. to build a k-NN graph)."""
+
+    def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        """One generator update (and the critic updates before it). Returns scalar logs."""
+        raise NotImplementedError
+
+    def cluster_logits(self, x: Tensor) -> Tensor:
+        """Unnormalised cluster scores of data ``x`` (N, K)."""
+        raise NotImplementedError
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The latent representation of data ``x`` used by ``transform``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def generate(
+        self, n: int, rng: torch.Generator | None = None, modes: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        z, k = self.prior.sample(n, rng, modes)
+        return self.generator_net(z), k
+
+    def lr_scale(self, factor: float) -> None:
+        """Multiply every learning rate by ``factor`` (used by the divergence guard)."""
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] *= factor
+
+    def settings_dict(self) -> dict[str, Any]:
+        raise NotImplementedError

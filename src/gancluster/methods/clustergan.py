@@ -1,0 +1,186 @@
+"""ClusterGAN (Mukherjee et al., 2019): one-hot + Gaussian latent, encoder with beta_n / beta_c.
+
+``faithful`` settings follow the paper and the official code (REFERENCE.md). The recipe switches
+below are our additions, each off in the faithful recipe and each ablated in BENCHMARKS.md:
+
+- ``real_agreement``: the encoder also sees real data. Each real sample and one of its nearest
+  neighbours (a k-NN graph of PCA features, built once before training) should fall in the same
+  cluster: -log <p(x), p(x_nn)>, on augmented views (the SCAN loss that PGMGAN's partitioner uses).
+- ``fake_cluster_to_encoder``: the share of the beta_c loss on generated data that trains the
+  encoder (1 in the paper). At 0 the encoder's cluster head learns from real data alone and the
+  generator follows it: mode k must produce what the encoder calls cluster k.
+- ``real_prior_match``: the batch mean of the encoder's cluster probabilities on real data is
+  pulled to the cluster priors (condition C3 of paper 000, applied to the inverter on real data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from ..augment import augment
+from ..config import require, to_dict
+from ..losses import ADVERSARIAL, gradient_penalty, kl_to_priors, set_requires_grad
+from ..neighbours import knn_graph
+from ..nets import NetConfig, build_critic, build_generator
+from ..priors import OneHotGaussianPrior
+from .base import Batch, BatchFn, Method
+
+
+@dataclass
+class ClusterGANSettings:
+    """Settings of ClusterGAN. Defaults are the best CPU recipe; ``faithful()`` gives the paper's."""
+
+    latent_dim: int = 30
+    sigma: float = 0.1
+    beta_n: float = 10.0
+    beta_c: float = 10.0
+    loss: Literal["wgan-gp", "ns", "hinge"] = "ns"
+    gp_weight: float = 10.0
+    n_critic: int = 1
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    real_agreement: float = 1.0
+    real_prior_match: float = 5.0
+    real_neighbours: int = 10
+    real_augment: bool = True
+    fake_cluster_to_encoder: float = 0.0
+    net: NetConfig = field(default_factory=NetConfig)
+
+    @classmethod
+    def faithful(cls, **overrides: Any) -> "ClusterGANSettings":
+        """The official recipe: WGAN-GP (10), 5 critic steps, Adam 1e-4 (0.5, 0.9), full-size nets."""
+        base = dict(
+            loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), real_agreement=0.0,
+            real_prior_match=0.0, fake_cluster_to_encoder=1.0, net=NetConfig(arch="auto"),
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    def validate(self) -> None:
+        require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        require(self.sigma > 0, f"sigma must be > 0, got {self.sigma}")
+        require(self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}")
+        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(0.0 <= self.fake_cluster_to_encoder <= 1.0,
+                f"fake_cluster_to_encoder must be in [0, 1], got {self.fake_cluster_to_encoder}")
+        require(self.real_neighbours >= 1, f"real_neighbours must be >= 1, got {self.real_neighbours}")
+        for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match"):
+            require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        self.net.validate()
+
+    @property
+    def uses_real_data(self) -> bool:
+        return self.real_agreement > 0 or self.real_prior_match > 0
+
+
+class ClusterGANMethod(Method):
+    name = "clustergan"
+
+    def __init__(
+        self, settings: ClusterGANSettings, n_clusters: int, data_shape: tuple[int, ...], priors: Tensor
+    ) -> None:
+        super().__init__()
+        settings.validate()
+        self.settings = settings
+        self.n_clusters = n_clusters
+        self.prior = OneHotGaussianPrior(n_clusters, settings.latent_dim, settings.sigma, priors)
+        self.generator_net = build_generator(settings.net, self.prior.dim, data_shape)
+        self.discriminator = build_critic(settings.net, data_shape, 1)
+        self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
+        self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[settings.loss]
+        betas = tuple(settings.betas)
+        ge_params = list(self.generator_net.parameters()) + list(self.encoder.parameters())
+        self.optimizers = {
+            "ge": torch.optim.Adam(ge_params, lr=settings.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr, betas=betas),
+        }
+
+    def settings_dict(self) -> dict[str, Any]:
+        return to_dict(self.settings)
+
+    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.encoder(x)
+        return out[:, : self.settings.latent_dim], out[:, self.settings.latent_dim :]
+
+    def cluster_logits(self, x: Tensor) -> Tensor:
+        return self._encode(x)[1]
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        s = self.settings
+        G, D = self.generator_net, self.discriminator
+        logs: dict[str, float] = {}
+
+        set_requires_grad(D, True)
+        for _ in range(s.n_critic):
+            batch = next_batch()
+            real = batch.x
+            with torch.no_grad():
+                z, _ = self.prior.sample(real.shape[0], rng)
+                fake = G(z)
+            d_loss = self.d_loss_fn(D(real), D(fake))
+            if s.loss == "wgan-gp":
+                d_loss = d_loss + s.gp_weight * gradient_penalty(D, real, fake, rng)
+            self.optimizers["d"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.optimizers["d"].step()
+        logs["loss_d"] = float(d_loss.detach())
+
+        set_requires_grad(D, False)
+        z, modes = self.prior.sample(real.shape[0], rng)
+        fake = G(z)
+        zn_hat, zc_logits = self._encode(fake)
+        w = s.fake_cluster_to_encoder
+        if w < 1.0:
+            # same value and same gradient to G, but only a share w of it reaches the encoder
+            frozen = {name: p.detach() for name, p in self.encoder.named_parameters()}
+            zc_frozen = functional_call(self.encoder, frozen, (fake,))[:, s.latent_dim :]
+            zc_logits = zc_frozen if w == 0.0 else w * zc_logits + (1.0 - w) * zc_frozen
+        zn, _ = self.prior.split(z)
+        adv = self.g_loss_fn(D(fake))
+        loss_zn = F.mse_loss(zn_hat, zn)
+        loss_zc = F.cross_entropy(zc_logits, modes)
+        loss = adv + s.beta_n * loss_zn + s.beta_c * loss_zc
+        if s.uses_real_data:
+            loss = loss + self._real_data_loss(batch, rng, logs)
+        self.optimizers["ge"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["ge"].step()
+        logs.update(loss_g=float(adv.detach()), loss_zn=float(loss_zn.detach()), loss_zc=float(loss_zc.detach()))
+        return logs
+
+    def prepare(self, data: Tensor) -> None:
+        """Build the k-NN graph the agreement term samples neighbours from."""
+        if self.settings.real_agreement > 0:
+            self.neighbours = knn_graph(data, self.settings.real_neighbours)
+
+    def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
+        """Recipe terms that teach the encoder's cluster head on real data (see module doc)."""
+        s = self.settings
+        x = batch.x
+        views = [x]
+        if s.real_agreement > 0:
+            pick = torch.randint(0, self.neighbours.shape[1], (x.shape[0],), generator=rng, device=x.device)
+            views.append(batch.source[self.neighbours[batch.index, pick]])
+        if s.real_augment:
+            views = [augment(v, rng) for v in views]
+        probs = F.softmax(self.cluster_logits(torch.cat(views)), dim=1)
+        loss = x.new_zeros(())
+        if s.real_agreement > 0:
+            p_x, p_nn = probs.chunk(2)
+            agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
+            loss = loss + s.real_agreement * agree
+            logs["loss_real_agree"] = float(agree.detach())
+        if s.real_prior_match > 0:
+            match = kl_to_priors(probs, self.prior.mode_weights())
+            loss = loss + s.real_prior_match * match
+            logs["loss_real_prior"] = float(match.detach())
+        return loss

@@ -1,0 +1,37 @@
+"""Nearest-neighbour graphs of a dataset, computed once, in chunks, on the data's own device."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pca_features(data: Tensor, n_components: int = 50, seed: int = 0) -> Tensor:
+    """Project flattened data on its top principal components (all of them if it has fewer)."""
+    flat = data.reshape(data.shape[0], -1).float()
+    centred = flat - flat.mean(0)
+    q = min(n_components, flat.shape[0], flat.shape[1])
+    if q == flat.shape[1]:
+        return centred
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _, _, v = torch.pca_lowrank(centred, q=q, center=False, niter=3)
+    return centred @ v
+
+
+def knn_graph(data: Tensor, k: int, features: Tensor | None = None, chunk: int = 4096) -> Tensor:
+    """Indices (n, k) of each sample's k nearest neighbours by cosine similarity (itself excluded).
+
+    ``features`` defaults to 50 PCA components of the data. With fewer than k + 1 samples, k shrinks.
+    """
+    feats = F.normalize(pca_features(data) if features is None else features.float(), dim=1)
+    n = feats.shape[0]
+    k = max(1, min(k, n - 1))
+    out = []
+    for start in range(0, n, chunk):
+        sim = feats[start : start + chunk] @ feats.t()
+        rows = torch.arange(sim.shape[0], device=sim.device)
+        sim[rows, rows + start] = -float("inf")
+        out.append(sim.topk(k, dim=1).indices)
+    return torch.cat(out)
