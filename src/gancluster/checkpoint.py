@@ -90,6 +90,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise GanclusterError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from exc
     try:
+        # mkstemp creates 0600; give the file the permissions a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

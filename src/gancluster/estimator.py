@@ -163,7 +163,8 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.assign == "kmeans":
             from sklearn.cluster import KMeans
 
-            self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed).fit(self._embed(data))
+            km = KMeans(self.n_clusters, n_init=10, random_state=seed).fit(self._embed(data))
+            self.kmeans_centers_ = km.cluster_centers_.astype(np.float32)
         self.labels_ = self._assign(data)
         return self
 
@@ -202,7 +203,10 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _assign(self, data: torch.Tensor) -> np.ndarray:
         if self.assign == "kmeans":
-            return self.kmeans_.predict(self._embed(data)).astype(np.int64)
+            z = self._embed(data)
+            c = self.kmeans_centers_
+            dist = (z**2).sum(1, keepdims=True) - 2 * z @ c.T + (c**2).sum(1)
+            return dist.argmin(1).astype(np.int64)
         return self._batched(self.method_.cluster_logits, data).argmax(1).cpu().numpy().astype(np.int64)
 
     def _prepare(self, X: Any) -> torch.Tensor:
@@ -215,7 +219,8 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Soft cluster assignments from the inverter (rows sum to 1)."""
-        logits = self._batched(self.method_.cluster_logits, self._prepare(X))
+        data = self._prepare(X)
+        logits = self._batched(self.method_.cluster_logits, data)
         return torch.softmax(logits, 1).cpu().numpy()
 
     def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
@@ -266,6 +271,8 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if len(self.data_shape_) == 1:
             tensors["preprocess.mean"] = torch.from_numpy(self.mean_)
             tensors["preprocess.scale"] = torch.from_numpy(self.scale_)
+        if self.assign == "kmeans":
+            tensors["assign.kmeans_centers"] = torch.from_numpy(self.kmeans_centers_)
         meta = {
             "method": self.method_name,
             "estimator": self._meta(),
@@ -318,7 +325,9 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
     est.history_ = []
     est.priors_ = method.prior.mode_weights().detach().cpu().numpy()
     if est.assign == "kmeans":
-        raise CheckpointError("models fitted with assign='kmeans' keep their k-means in memory only; refit")
+        if "assign.kmeans_centers" not in tensors:
+            raise CheckpointError(f"{path} was fitted with assign='kmeans' but holds no k-means centres")
+        est.kmeans_centers_ = tensors["assign.kmeans_centers"].numpy()
     return est
 
 

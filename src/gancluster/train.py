@@ -158,13 +158,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         cfg, method = self.cfg, self.method
         method.train()
-        bar = None
-        if cfg.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg.max_steps, initial=self.step, unit="step", dynamic_ncols=True)
-        start = time.perf_counter() - self.elapsed
         method.prepare(self.data)
+        progress = _Progress(cfg, self.step, self.elapsed) if cfg.progress else None
         start = time.perf_counter() - self.elapsed  # preparation is not counted as training time
         next_eval = self.elapsed + cfg.eval_every_seconds
         while self.step < cfg.max_steps:
@@ -181,18 +176,16 @@ class Trainer:
                 )
             if self.step % cfg.log_every == 0:
                 self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen, **logs})
-                if bar is not None:
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
             if self.evaluate is not None and self.elapsed >= next_eval:
                 self._run_eval()
                 next_eval = self.elapsed + cfg.eval_every_seconds
                 start = time.perf_counter() - self.elapsed  # evaluation time is not training time
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+            if progress is not None:
+                progress.update(self.step, self.elapsed, logs, self.history)
+        if progress is not None:
+            progress.close()
         if self.evaluate is not None:
             self._run_eval()
         self.save_checkpoint()
@@ -205,3 +198,32 @@ class Trainer:
             scores = self.evaluate(self.method)
         self.method.train()
         self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen, "eval": scores})
+
+
+class _Progress:
+    """A progress bar over whichever budget binds first: steps, or seconds when a time budget is set."""
+
+    def __init__(self, cfg: TrainConfig, step: int, elapsed: float) -> None:
+        from tqdm.auto import tqdm
+
+        self.by_time = cfg.max_seconds is not None
+        total = cfg.max_seconds if self.by_time else cfg.max_steps
+        initial = elapsed if self.by_time else step
+        fmt = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]" if self.by_time else None
+        self.bar = tqdm(total=total, initial=initial, unit="s" if self.by_time else "step", dynamic_ncols=True,
+                        mininterval=1.0, bar_format=fmt)
+        self.last_postfix = 0.0
+
+    def update(self, step: int, elapsed: float, logs: dict[str, float], history: list[dict[str, Any]]) -> None:
+        target = min(elapsed, self.bar.total) if self.by_time else step
+        self.bar.update(target - self.bar.n)
+        if elapsed - self.last_postfix >= 1.0:
+            self.last_postfix = elapsed
+            post = {"step": step, **{k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")}}
+            evals = [h["eval"] for h in history if "eval" in h]
+            if evals:
+                post.update({k: evals[-1][k] for k in ("acc", "nmi") if k in evals[-1]})
+            self.bar.set_postfix(post, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()

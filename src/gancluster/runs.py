@@ -1,0 +1,267 @@
+"""Run folders: what one training run reads, writes and records.
+
+The CLI, the demo and ``reproduce`` all go through :func:`train_run` and :func:`evaluate_run`, so a
+run folder looks the same whichever door it came through::
+
+    config.json              method, data spec, estimator parameters, provenance (versions, seed)
+    checkpoint.safetensors   training state for --resume (weights, optimizers, RNG, data order)
+    model.safetensors        the fitted model (gancluster.load)
+    metrics.jsonl            training log: losses, periodic evaluation
+    metrics.json             final metrics on the evaluation split, next to k-means
+    samples.png ...          pictures: per-cluster samples, confusion matrix, training curves
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import _version
+from .checkpoint import atomic_write_text
+from .config import from_dict, to_dict
+from .errors import ConfigError, GanclusterError
+from .estimator import ESTIMATORS, GANClusterer, load
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class DataSpec:
+    """Which data a run trains and evaluates on (see :func:`gancluster.data.load_dataset`)."""
+
+    source: str = "digits"
+    split: str = "train"
+    eval_split: str | None = "auto"
+    data_dir: str | None = None
+    n_samples: int | None = None
+    classes: list[int] | None = None
+    groups: list[list[int]] | str | None = None
+    ratios: list[float] | None = None
+    label_column: str | None = None
+    image_size: int | None = None
+    seed: int = 0
+
+    def resolved_eval_split(self) -> str | None:
+        """``auto``: the test split of a built-in dataset, the training data itself for a user's file."""
+        if self.eval_split != "auto":
+            return self.eval_split
+        from .data import resolve_name
+
+        return "test" if resolve_name(self.source) is not None else None
+
+    def load(self, split: str):
+        from .data import load_dataset
+
+        return load_dataset(
+            self.source, split=split, data_dir=self.data_dir, n_samples=self.n_samples, seed=self.seed,
+            classes=self.classes, groups=self.groups, ratios=self.ratios, label_column=self.label_column,
+            image_size=self.image_size,
+        )
+
+
+def method_names() -> dict[str, type[GANClusterer]]:
+    """CLI method name -> estimator class, e.g. ``clustergan`` -> :class:`ClusterGAN`."""
+    return {cls.method_name: cls for cls in ESTIMATORS.values()}
+
+
+def build_estimator(method: str, params: dict[str, Any]) -> GANClusterer:
+    """An estimator of ``method`` with ``params``; unknown methods or parameter names are refused."""
+    methods = method_names()
+    if method not in methods:
+        raise ConfigError(f"unknown method {method!r}; available: {', '.join(sorted(methods))}")
+    cls = methods[method]
+    known = cls().get_params()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"{method}: unknown parameter(s) {unknown}; known parameters are {sorted(known)}")
+    est = cls(**params)
+    est._check_params()
+    return est
+
+
+def provenance(device: str | torch.device | None = None) -> dict[str, Any]:
+    """What is needed to say where a number came from: versions, commit, machine."""
+    commit = None
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            commit = out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "gancluster": _version.__version__,
+        "git_commit": commit,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device) if device is not None else None,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def train_run(
+    run_dir: str | Path,
+    method: str,
+    data: DataSpec,
+    params: dict[str, Any],
+    *,
+    resume: bool = False,
+    pictures: bool = True,
+) -> dict[str, Any]:
+    """Train ``method`` on ``data`` into ``run_dir``, save the model, evaluate, draw the pictures.
+
+    Everything that can be wrong with the input is checked before the folder is created, so a
+    refused run leaves nothing behind.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / CONFIG_FILE
+    if resume:
+        if not config_path.exists():
+            raise GanclusterError(f"--resume: {run_dir} holds no run ({CONFIG_FILE} missing); start it without --resume")
+        saved = json.loads(config_path.read_text())
+        if saved.get("method") != method:
+            raise GanclusterError(f"--resume: {run_dir} is a {saved.get('method')!r} run, not {method!r}")
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise GanclusterError(f"run folder {run_dir} already exists and is not empty; use --resume or another --run-dir")
+    est = build_estimator(method, params)
+    train = data.load(data.split)
+    eval_split = data.resolved_eval_split()
+    eval_ds = data.load(eval_split) if eval_split else train
+    eval_set = (eval_ds.X, eval_ds.y) if eval_ds.y is not None else None
+    config = {
+        "method": method,
+        "data": to_dict(data),
+        "params": _json_ready(est.get_params()),
+        "provenance": provenance(est.device),
+    }
+    atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
+    est.fit(train.X, eval_set=eval_set, run_dir=run_dir, resume=resume)
+    est.save(run_dir / MODEL_FILE)
+    return evaluate_run(run_dir, eval_data=eval_ds, pictures=pictures, estimator=est)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    eval_data: Any = None,
+    *,
+    pictures: bool = True,
+    estimator: GANClusterer | None = None,
+    baseline: str = "kmeans",
+) -> dict[str, Any]:
+    """Metrics of a trained run on its evaluation data; writes ``metrics.json`` and pictures."""
+    from .metrics import cluster_shares, evaluate_clustering, total_variation
+    from .baselines import run_baseline
+
+    run_dir = Path(run_dir)
+    est = estimator if estimator is not None else load(run_dir / MODEL_FILE, device="auto")
+    if eval_data is None:
+        config = _read_config(run_dir)
+        spec = from_dict(DataSpec, config["data"], where="config.json data")
+        eval_data = spec.load(spec.resolved_eval_split() or spec.split)
+    X, y = eval_data.X, eval_data.y
+    k = int(est.n_clusters)
+    pred = est.predict(X)
+    metrics: dict[str, Any] = {
+        "method": est.method_name,
+        "data": eval_data.name,
+        "n_eval": int(len(X)),
+        "train_steps": int(est.n_iter_),
+        "train_seconds": round(float(est.train_seconds_), 2),
+        "priors": [round(float(p), 4) for p in est.priors_],
+        "predicted_shares": cluster_shares(pred, k).round(4).tolist(),
+    }
+    # C3: which clusters the inverter puts generated samples in, against the latent's priors.
+    gen, modes = est.sample(min(5000, 500 * k), random_state=0)
+    gen_shares = cluster_shares(est.predict(gen), k)
+    metrics["generated_shares"] = gen_shares.round(4).tolist()
+    metrics["generated_tv_to_priors"] = round(total_variation(gen_shares, est.priors_ / est.priors_.sum()), 4)
+    metrics["generated_mode_agreement"] = round(float((est.predict(gen) == modes).mean()), 4)
+    if y is not None:
+        metrics["scores"] = {key: round(v, 4) for key, v in evaluate_clustering(y, pred).items()}
+        t0 = time.perf_counter()
+        base = run_baseline(baseline, X, k, seed=0)
+        metrics["baseline"] = {
+            "name": baseline,
+            "seconds": round(time.perf_counter() - t0, 2),
+            **{key: round(v, 4) for key, v in evaluate_clustering(y, base).items()},
+        }
+    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    if pictures:
+        draw_pictures(run_dir, est, X, y, pred)
+    return metrics
+
+
+def draw_pictures(run_dir: Path, est: GANClusterer, X: np.ndarray, y: np.ndarray | None, pred: np.ndarray) -> list[Path]:
+    """Per-cluster samples, confusion matrix, training curves and a latent embedding."""
+    from . import report
+
+    written = []
+    per = 10
+    gen, modes = _samples_per_cluster(est, per)
+    path = run_dir / "samples.png"
+    report.save_samples_figure(gen, modes, path, real=X if X.ndim == 2 else None)
+    written.append(path)
+    history = getattr(est, "history_", None) or _read_history(run_dir)
+    if history:
+        path = run_dir / "curves.png"
+        report.save_training_curves(history, path)
+        written.append(path)
+    if y is not None:
+        path = run_dir / "confusion.png"
+        report.save_confusion_matrix(y, pred, path)
+        written.append(path)
+        path = run_dir / "embedding.png"
+        report.save_embedding_plot(est.transform(X[:3000]), y[:3000], path, method="tsne", max_points=2000)
+        written.append(path)
+    return written
+
+
+def _samples_per_cluster(est: GANClusterer, per: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ks = [], []
+    for c in range(int(est.n_clusters)):
+        x, k = est.sample(per, cluster=c, random_state=c)
+        xs.append(x)
+        ks.append(k)
+    return np.concatenate(xs), np.concatenate(ks)
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    if not path.exists():
+        raise GanclusterError(f"{run_dir} is not a run folder ({CONFIG_FILE} missing); give the folder `train` wrote")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise GanclusterError(f"{path} is not valid JSON ({exc}); the run folder is damaged") from exc
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+    return records
