@@ -49,6 +49,7 @@ class ClusterGAN(GANClusterer):
         arch: str | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
+        warmup_steps: int | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -70,6 +71,7 @@ class ClusterGAN(GANClusterer):
         self.arch = arch
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
+        self.warmup_steps = warmup_steps
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds
@@ -84,7 +86,7 @@ class ClusterGAN(GANClusterer):
             raise GanclusterError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
         base = ClusterGANSettings.faithful() if self.recipe == "faithful" else ClusterGANSettings()
         overrides = dict(latent_dim=self.latent_dim, sigma=self.sigma, beta_n=self.beta_n, beta_c=self.beta_c)
-        for name in ("loss", "n_critic", "lr", "real_agreement", "real_prior_match"):
+        for name in ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps"):
             if getattr(self, name) is not None:
                 overrides[name] = getattr(self, name)
         for name, value in overrides.items():

@@ -11,6 +11,10 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
   generator follows it: mode k must produce what the encoder calls cluster k.
 - ``real_prior_match``: the batch mean of the encoder's cluster probabilities on real data is
   pulled to the cluster priors (condition C3 of paper 000, applied to the inverter on real data).
+- ``warmup_steps``: before the GAN starts, the encoder trains alone on real data with the two terms
+  above (batches of ``warmup_batch_size``, learning rate ``warmup_lr``). Those steps are cheap (no
+  generator, no discriminator), and the GAN then starts from an inverter that already separates the
+  data, so the generator's modes lock onto real clusters from the first step.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ class ClusterGANSettings:
     real_neighbours: int = 10
     real_augment: bool = True
     fake_cluster_to_encoder: float = 0.0
+    warmup_steps: int = 1500
+    warmup_batch_size: int = 256
+    warmup_lr: float = 1e-3
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -57,7 +64,7 @@ class ClusterGANSettings:
         """The official recipe: WGAN-GP (10), 5 critic steps, Adam 1e-4 (0.5, 0.9), full-size nets."""
         base = dict(
             loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), real_agreement=0.0,
-            real_prior_match=0.0, fake_cluster_to_encoder=1.0, net=NetConfig(arch="auto"),
+            real_prior_match=0.0, fake_cluster_to_encoder=1.0, warmup_steps=0, net=NetConfig(arch="auto"),
         )
         base.update(overrides)
         return cls(**base)
@@ -70,6 +77,11 @@ class ClusterGANSettings:
         require(0.0 <= self.fake_cluster_to_encoder <= 1.0,
                 f"fake_cluster_to_encoder must be in [0, 1], got {self.fake_cluster_to_encoder}")
         require(self.real_neighbours >= 1, f"real_neighbours must be >= 1, got {self.real_neighbours}")
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.warmup_batch_size >= 1, f"warmup_batch_size must be >= 1, got {self.warmup_batch_size}")
+        require(self.warmup_lr > 0, f"warmup_lr must be > 0, got {self.warmup_lr}")
+        require(self.warmup_steps == 0 or self.uses_real_data,
+                "warmup_steps > 0 trains the encoder on real data: it needs real_agreement or real_prior_match > 0")
         for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match"):
             require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         self.net.validate()
@@ -95,11 +107,15 @@ class ClusterGANMethod(Method):
         self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
         self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[settings.loss]
         betas = tuple(settings.betas)
-        ge_params = list(self.generator_net.parameters()) + list(self.encoder.parameters())
+        # The official code shares one Adam between G and E; Adam is per-parameter, so two Adams with
+        # the same settings are the same update, and E can take its own rate during the warm-up.
         self.optimizers = {
-            "ge": torch.optim.Adam(ge_params, lr=settings.lr, betas=betas),
+            "g": torch.optim.Adam(self.generator_net.parameters(), lr=settings.lr, betas=betas),
+            "e": torch.optim.Adam(self.encoder.parameters(), lr=settings.lr, betas=betas),
             "d": torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr, betas=betas),
         }
+        # steps taken so far, in the state dict so that a resumed run knows its phase
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     def settings_dict(self) -> dict[str, Any]:
         return to_dict(self.settings)
@@ -114,7 +130,37 @@ class ClusterGANMethod(Method):
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x)
 
+    @property
+    def in_warmup(self) -> bool:
+        return int(self.steps_done) < self.settings.warmup_steps
+
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        warm = self.in_warmup
+        self.steps_done += 1
+        if warm:
+            return self._warmup_step(next_batch, rng)
+        return self._gan_step(next_batch, rng)
+
+    def _warmup_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        """Encoder alone on a large batch of real data: neighbour agreement and prior matching."""
+        s = self.settings
+        source = next_batch().source
+        index = torch.randint(0, source.shape[0], (s.warmup_batch_size,), generator=rng, device=source.device)
+        batch = Batch(source[index], index, source)
+        logs: dict[str, float] = {}
+        opt = self.optimizers["e"]
+        for group in opt.param_groups:
+            group["lr"] = s.warmup_lr
+        loss = self._real_data_loss(batch, rng, logs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if not self.in_warmup:  # the last warm-up step: the GAN phase uses the common rate
+            for group in opt.param_groups:
+                group["lr"] = s.lr
+        return logs
+
+    def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         s = self.settings
         G, D = self.generator_net, self.discriminator
         logs: dict[str, float] = {}
@@ -151,9 +197,11 @@ class ClusterGANMethod(Method):
         loss = adv + s.beta_n * loss_zn + s.beta_c * loss_zc
         if s.uses_real_data:
             loss = loss + self._real_data_loss(batch, rng, logs)
-        self.optimizers["ge"].zero_grad(set_to_none=True)
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        self.optimizers["e"].zero_grad(set_to_none=True)
         loss.backward()
-        self.optimizers["ge"].step()
+        self.optimizers["g"].step()
+        self.optimizers["e"].step()
         logs.update(loss_g=float(adv.detach()), loss_zn=float(loss_zn.detach()), loss_zc=float(loss_zc.detach()))
         return logs
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .errors import GanclusterError
+from ..errors import GanclusterError
 
 
 def check_priors(priors: Sequence[float] | Tensor | None, n_clusters: int) -> Tensor:

@@ -1,0 +1,73 @@
+"""Shared plumbing of the benchmark scripts: machine description and BENCHMARKS.md sections.
+
+Each benchmark owns one section of BENCHMARKS.md, delimited by HTML comments, and rewrites only
+that section (under a file lock), so benchmarks can run in any order or at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+HEADER = """# Benchmarks
+
+Numbers produced by the scripts in `benchmarks/`; each section says the command that produced it,
+the seeds, the wall time and the machine. Means over seeds (with the spread), never best runs.
+Re-run a script to refresh its section; the other sections are left alone.
+"""
+
+
+def machine() -> str:
+    """One line describing where the numbers were measured."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPU cores ({cpu}), torch {torch.__version__} with {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+
+
+def command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+
+
+def mean_std(values: list[float], digits: int = 3) -> str:
+    """``mean ± std`` over seeds (population std; one value prints alone)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 1:
+        return f"{arr[0]:.{digits}f}"
+    return f"{arr.mean():.{digits}f} ± {arr.std():.{digits}f}"
+
+
+def write_section(name: str, body: str) -> Path:
+    """Replace (or append) the section ``name`` of BENCHMARKS.md with ``body``."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    with open(ROOT / ".benchmarks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            text = head + block.rstrip("\n") + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + block
+        tmp = BENCHMARKS_MD.with_suffix(".md.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, BENCHMARKS_MD)
+    return BENCHMARKS_MD
