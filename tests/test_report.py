@@ -201,7 +201,10 @@ def test_scatter_rejects_bad_vectors(tmp_path: Path) -> None:
 
 def test_samples_figure_dispatches_on_shape(tmp_path: Path) -> None:
     grid = save_samples_figure(np.zeros((4, 1, 3, 3)), [0, 0, 1, 1], tmp_path / "g.png", n_per_row=2)
-    assert _png_size(grid) == (2 * 5 + 2, 2 * 5 + 2)  # raw grid
+    # 3x3 images are blown up 8x (to MIN_CELL_PIXELS = 24) so they can be seen: 24 + 2 padding per cell
+    assert _png_size(grid) == (2 * 26 + 2, 2 * 26 + 2)
+    big = save_samples_figure(np.zeros((4, 1, 30, 30)), [0, 0, 1, 1], tmp_path / "b.png", n_per_row=2)
+    assert _png_size(big) == (2 * 32 + 2, 2 * 32 + 2)  # large enough images stay pixel-exact
     scatter = save_samples_figure(np.zeros((4, 2)), [0, 0, 1, 1], tmp_path / "s.png")
     assert _png_size(scatter) == (640, 480)
     with pytest.raises(GanclusterError, match=r"images \(n, c, h, w\) or vectors \(n, d\)"):

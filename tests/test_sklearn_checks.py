@@ -20,7 +20,7 @@ EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    [ClusterGAN(n_clusters=3, max_steps=5, batch_size=16, random_state=0)],
+    [ClusterGAN(n_clusters=3, max_steps=40, warmup_steps=20, batch_size=16, random_state=0)],
     expected_failed_checks=lambda est: EXPECTED_FAILURES,
 )
 def test_sklearn_compatible(estimator, check) -> None:

@@ -98,5 +98,9 @@ class ClusterGAN(GANClusterer):
         base.validate()
         return base
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        self.settings()
+
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> ClusterGANMethod:
         return ClusterGANMethod(self.settings(), int(self.n_clusters), data_shape, priors)

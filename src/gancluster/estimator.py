@@ -63,6 +63,7 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise GanclusterError(f"max_seconds must be > 0 or None, got {self.max_seconds}")
         if self.assign not in ("encoder", "kmeans"):
             raise GanclusterError(f"assign must be 'encoder' or 'kmeans', got {self.assign!r}")
+        check_priors(self.priors, int(self.n_clusters))
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
         """Vectors go through sklearn's checks; images (3-D or 4-D arrays) through ours."""
@@ -149,7 +150,7 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             max_steps=int(self.max_steps), max_seconds=self.max_seconds, batch_size=int(self.batch_size),
             seed=seed, progress=bool(self.verbose), checkpoint_every=max(1, int(self.max_steps) // 10),
         )
-        trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate,
+        trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate, snapshot=self._snapshot,
                           extra_meta={"estimator": self._meta()} if run_dir else None)
         if resume:
             trainer.resume()
@@ -167,6 +168,16 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.kmeans_centers_ = km.cluster_centers_.astype(np.float32)
         self.labels_ = self._assign(data)
         return self
+
+    def _snapshot(self, method: Method, path: Path) -> None:
+        """Ten samples per cluster from fixed latents, so pictures of successive steps compare."""
+        from .report import save_samples_figure
+
+        device = next(method.parameters()).device
+        rng = torch.Generator(device=device).manual_seed(0)
+        modes = torch.arange(self.n_clusters, device=device).repeat_interleave(10)
+        x, k = method.generate(modes.numel(), rng, modes)
+        save_samples_figure(self._from_model_space(x), k.cpu().numpy(), path)
 
     def _seed(self) -> int:
         rs = self.random_state

@@ -420,6 +420,10 @@ def save_cluster_scatter(
     return _save_figure(fig, path)
 
 
+#: Images smaller than this (e.g. 8x8 digits) are enlarged by pixel repetition in sample figures.
+MIN_CELL_PIXELS = 24
+
+
 def save_samples_figure(
     X: np.ndarray,
     cluster_ids: np.ndarray | Sequence[int],
@@ -436,6 +440,10 @@ def save_samples_figure(
     """
     ndim = np.ndim(X)
     if ndim == 4:
+        X = np.asarray(X)
+        factor = -(-MIN_CELL_PIXELS // max(1, min(X.shape[-2:])))  # ceil: tiny images are blown up
+        if factor > 1:
+            X = X.repeat(factor, axis=-2).repeat(factor, axis=-1)
         return save_cluster_grid(X, path, cluster_ids=cluster_ids, n_per_row=n_per_row, labels=labels, title=title)
     if ndim == 2:
         return save_cluster_scatter(X, cluster_ids, path, real=real, title=title)

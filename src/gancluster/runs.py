@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -153,8 +154,17 @@ def train_run(
         "params": _json_ready(est.get_params()),
         "provenance": provenance(est.device),
     }
+    created = not run_dir.exists()
     atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
-    est.fit(train.X, eval_set=eval_set, run_dir=run_dir, resume=resume)
+    try:
+        est.fit(train.X, eval_set=eval_set, run_dir=run_dir, resume=resume)
+    except GanclusterError:
+        if not resume and not (run_dir / "checkpoint.safetensors").exists():
+            # refused before the first checkpoint: leave nothing behind
+            config_path.unlink(missing_ok=True)
+            if created:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     est.save(run_dir / MODEL_FILE)
     return evaluate_run(run_dir, eval_data=eval_ds, pictures=pictures, estimator=est)
 

@@ -90,6 +90,7 @@ class Trainer:
         cfg: TrainConfig,
         run_dir: str | Path | None = None,
         evaluate: EvalFn | None = None,
+        snapshot: Callable[[Method, Path], None] | None = None,
         on_checkpoint: Callable[[Path], None] | None = None,
         extra_meta: dict[str, Any] | None = None,
     ) -> None:
@@ -97,6 +98,7 @@ class Trainer:
         self.method, self.data, self.cfg = method, data, cfg
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.evaluate = evaluate
+        self.snapshot = snapshot if self.run_dir is not None else None
         self.on_checkpoint = on_checkpoint
         self.extra_meta = extra_meta or {}
         device = next(method.parameters()).device
@@ -176,7 +178,7 @@ class Trainer:
                 )
             if self.step % cfg.log_every == 0:
                 self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen, **logs})
-            if self.evaluate is not None and self.elapsed >= next_eval:
+            if (self.evaluate is not None or self.snapshot is not None) and self.elapsed >= next_eval:
                 self._run_eval()
                 next_eval = self.elapsed + cfg.eval_every_seconds
                 start = time.perf_counter() - self.elapsed  # evaluation time is not training time
@@ -186,18 +188,23 @@ class Trainer:
                 progress.update(self.step, self.elapsed, logs, self.history)
         if progress is not None:
             progress.close()
-        if self.evaluate is not None:
+        if self.evaluate is not None or self.snapshot is not None:
             self._run_eval()
         self.save_checkpoint()
         method.eval()
         return TrainResult(self.step, self.elapsed, self.batches.seen, self.history)
 
     def _run_eval(self) -> None:
+        """Score the model (``evaluate``) and draw its samples (``snapshot``) at this step."""
         self.method.eval()
         with torch.no_grad():
-            scores = self.evaluate(self.method)
+            if self.snapshot is not None:
+                self.snapshot(self.method, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+            if self.evaluate is not None:
+                scores = self.evaluate(self.method)
+                self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen,
+                           "eval": scores})
         self.method.train()
-        self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen, "eval": scores})
 
 
 class _Progress:
