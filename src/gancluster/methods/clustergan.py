@@ -64,7 +64,8 @@ class ClusterGANSettings:
         """The official recipe: WGAN-GP (10), 5 critic steps, Adam 1e-4 (0.5, 0.9), full-size nets."""
         base = dict(
             loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), real_agreement=0.0,
-            real_prior_match=0.0, fake_cluster_to_encoder=1.0, warmup_steps=0, net=NetConfig(arch="auto"),
+            real_prior_match=0.0, fake_cluster_to_encoder=1.0, warmup_steps=0,
+            net=NetConfig(arch="auto", lean=False),
         )
         base.update(overrides)
         return cls(**base)
