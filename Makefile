@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml Makefile
 		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) || \
 		echo "note: dataset-fashion-mnist not installed; Fashion-MNIST needs --data-dir"; fi
+	# Headless Chromium for the report test, where we may install packages; optional.
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+		echo "note: chromium not installed; the browser test of report.html will be skipped"; fi
 	touch $(STAMP)
 
 demo: setup

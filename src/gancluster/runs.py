@@ -176,10 +176,18 @@ def evaluate_run(
     pictures: bool = True,
     estimator: GANClusterer | None = None,
     baseline: str = "kmeans",
+    n_generated: int = 2000,
+    inception: int = 0,
 ) -> dict[str, Any]:
-    """Metrics of a trained run on its evaluation data; writes ``metrics.json`` and pictures."""
-    from .metrics import cluster_shares, evaluate_clustering, total_variation
+    """Every metric that applies to a trained run; writes ``metrics.json``, pictures and ``report.html``.
+
+    Clustering scores on the evaluation split (beside ``baseline`` on the same data), cluster shares
+    of real and generated data against the priors (C3), and generation quality: a domain FID and
+    IS for MNIST-like images, mode metrics for 2-D toy data, and the Inception FID on ``inception``
+    samples when asked (it runs at a few images per second on a CPU).
+    """
     from .baselines import run_baseline
+    from .metrics import cluster_shares, evaluate_clustering, total_variation
 
     run_dir = Path(run_dir)
     est = estimator if estimator is not None else load(run_dir / MODEL_FILE, device="auto")
@@ -200,11 +208,12 @@ def evaluate_run(
         "predicted_shares": cluster_shares(pred, k).round(4).tolist(),
     }
     # C3: which clusters the inverter puts generated samples in, against the latent's priors.
-    gen, modes = est.sample(min(5000, 500 * k), random_state=0)
-    gen_shares = cluster_shares(est.predict(gen), k)
+    gen, modes = est.sample(n_generated, random_state=0)
+    gen_pred = est.predict(gen)
+    gen_shares = cluster_shares(gen_pred, k)
     metrics["generated_shares"] = gen_shares.round(4).tolist()
     metrics["generated_tv_to_priors"] = round(total_variation(gen_shares, est.priors_ / est.priors_.sum()), 4)
-    metrics["generated_mode_agreement"] = round(float((est.predict(gen) == modes).mean()), 4)
+    metrics["generated_mode_agreement"] = round(float((gen_pred == modes).mean()), 4)
     if y is not None:
         metrics["scores"] = {key: round(v, 4) for key, v in evaluate_clustering(y, pred).items()}
         t0 = time.perf_counter()
@@ -214,35 +223,106 @@ def evaluate_run(
             "seconds": round(time.perf_counter() - t0, 2),
             **{key: round(v, 4) for key, v in evaluate_clustering(y, base).items()},
         }
+    metrics["generation"] = generation_metrics(est, eval_data, gen, inception=inception)
     atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     if pictures:
-        draw_pictures(run_dir, est, X, y, pred)
+        images = draw_pictures(run_dir, est, X, y, pred)
+        write_report(run_dir, metrics, images)
     return metrics
 
 
-def draw_pictures(run_dir: Path, est: GANClusterer, X: np.ndarray, y: np.ndarray | None, pred: np.ndarray) -> list[Path]:
-    """Per-cluster samples, confusion matrix, training curves and a latent embedding."""
+#: Domain classifiers shipped with the package, by the image data they were trained on.
+_DOMAIN_FEATURES = {"mnist": "mnist", "fashion-mnist": "fashion-mnist"}
+
+
+def generation_metrics(est: GANClusterer, eval_data: Any, generated: np.ndarray, inception: int = 0) -> dict[str, Any]:
+    """Quality of generated data against the evaluation data, each FID naming its features and N."""
+    from .data import resolve_name
+    from .metrics import classifier_score, compute_fid, mode_metrics_2d
+
+    out: dict[str, Any] = {}
+    X = eval_data.X
+    meta = getattr(eval_data, "meta", {}) or {}
+    domain = _DOMAIN_FEATURES.get(resolve_name(str(eval_data.name)) or "")
+    n = min(len(generated), len(X))
+    if domain is not None and X.ndim == 4 and X.shape[1:] == (1, 28, 28):
+        fid = compute_fid(generated[:n], X[:n], features=domain, label_a="generated", label_b="eval data")
+        out["domain_fid"] = {**fid.as_dict(), "text": str(fid)}
+        score = classifier_score(generated, domain)
+        out["classifier_is"] = {"value": score.mean, "std": score.std, "classifier": score.classifier,
+                                "n": int(len(generated))}
+    if inception > 0 and X.ndim == 4:
+        m = min(inception, len(generated), len(X))
+        fid = compute_fid(generated[:m], X[:m], features="inception", label_a="generated", label_b="eval data")
+        out["inception_fid"] = {**fid.as_dict(), "text": str(fid)}
+    if meta.get("centers") is not None and meta.get("std") is not None and X.ndim == 2:
+        points, _ = est.sample(50_000, random_state=1)
+        out["modes"] = mode_metrics_2d(points, np.asarray(meta["centers"]), float(meta["std"])).as_dict()
+    return out
+
+
+def draw_pictures(
+    run_dir: Path, est: GANClusterer, X: np.ndarray, y: np.ndarray | None, pred: np.ndarray
+) -> dict[str, Path]:
+    """Per-cluster samples, interpolation, confusion matrix, training curves, latent embedding."""
     from . import report
 
-    written = []
-    per = 10
-    gen, modes = _samples_per_cluster(est, per)
-    path = run_dir / "samples.png"
-    report.save_samples_figure(gen, modes, path, real=X if X.ndim == 2 else None)
-    written.append(path)
+    written: dict[str, Path] = {}
+    gen, modes = _samples_per_cluster(est, 10)
+    labels = [f"cluster {c}  p={p:.2f}" for c, p in enumerate(est.priors_)] if gen.ndim == 4 else None
+    written["generated samples, one row per cluster"] = report.save_samples_figure(
+        gen, modes, run_dir / "samples.png", real=X if X.ndim == 2 else None, labels=labels)
+    if gen.ndim == 4 and hasattr(est.method_, "interpolate"):
+        strips = est.method_.interpolate(int(est.n_clusters), steps=8)
+        written["latent interpolation between clusters"] = report.save_interpolation(
+            est._from_model_space(strips.flatten(0, 1)).reshape(*strips.shape[:2], *gen.shape[1:]),
+            run_dir / "interpolation.png")
     history = getattr(est, "history_", None) or _read_history(run_dir)
     if history:
-        path = run_dir / "curves.png"
-        report.save_training_curves(history, path)
-        written.append(path)
+        written["training curves"] = report.save_training_curves(history, run_dir / "curves.png")
     if y is not None:
-        path = run_dir / "confusion.png"
-        report.save_confusion_matrix(y, pred, path)
-        written.append(path)
-        path = run_dir / "embedding.png"
-        report.save_embedding_plot(est.transform(X[:3000]), y[:3000], path, method="tsne", max_points=2000)
-        written.append(path)
+        written["clusters vs labels"] = report.save_confusion_matrix(y, pred, run_dir / "confusion.png")
+        written["encoder latents (t-SNE), coloured by label"] = report.save_embedding_plot(
+            est.transform(X[:2000]), y[:2000], run_dir / "embedding.png", method="tsne", max_points=2000)
     return written
+
+
+def write_report(run_dir: Path, metrics: dict[str, Any], images: dict[str, Path]) -> Path:
+    """``report.html``: the run's tables and pictures in one file that opens offline."""
+    from . import report
+
+    tables: dict[str, Any] = {}
+    if "scores" in metrics:
+        base = metrics["baseline"]
+        tables["clustering (ACC: Hungarian; NMI: arithmetic mean)"] = {
+            metrics["method"]: {k: metrics["scores"][k] for k in ("acc", "nmi", "ari", "purity", "nmi_geometric")},
+            f"{base['name']} (same data)": {k: base[k] for k in ("acc", "nmi", "ari", "purity", "nmi_geometric")},
+        }
+    tables["cluster shares"] = {
+        "priors": metrics["priors"],
+        "real data (predicted)": metrics["predicted_shares"],
+        "generated (by the inverter)": metrics["generated_shares"],
+        "generated TV to priors": metrics["generated_tv_to_priors"],
+        "generated mode agreement": metrics["generated_mode_agreement"],
+    }
+    gen = metrics.get("generation", {})
+    quality = {key: gen[key]["text"] for key in ("domain_fid", "inception_fid") if key in gen}
+    if "classifier_is" in gen:
+        quality["IS"] = f"{gen['classifier_is']['value']:.3f} ± {gen['classifier_is']['std']:.3f} " \
+                        f"[{gen['classifier_is']['classifier']}; N={gen['classifier_is']['n']}]"
+    if "modes" in gen:
+        quality.update({k: v for k, v in gen["modes"].items() if k != "mode_shares"})
+    if quality:
+        tables["generation quality"] = quality
+    config_path = run_dir / CONFIG_FILE
+    if config_path.exists():
+        config = json.loads(config_path.read_text())
+        tables["parameters"] = config.get("params", {})
+        tables["data"] = config.get("data", {})
+        tables["provenance"] = config.get("provenance", {})
+    tables["training"] = {"steps": metrics["train_steps"], "seconds": metrics["train_seconds"],
+                          "evaluated on": f"{metrics['data']} ({metrics['n_eval']} samples)"}
+    return report.write_html_report(run_dir / "report.html", f"gancluster run: {run_dir.name}", tables, images)
 
 
 def _samples_per_cluster(est: GANClusterer, per: int) -> tuple[np.ndarray, np.ndarray]:
