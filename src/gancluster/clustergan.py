@@ -14,6 +14,9 @@ from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
 from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
+#: Parameters that, when not None, override the recipe's value of the same setting.
+RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
+                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads")
 
 
 @register_estimator
@@ -49,7 +52,10 @@ class ClusterGAN(GANClusterer):
         arch: str | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
+        real_augment: bool | None = None,
+        fake_cluster_to_encoder: float | None = None,
         warmup_steps: int | None = None,
+        warmup_heads: int | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -71,7 +77,10 @@ class ClusterGAN(GANClusterer):
         self.arch = arch
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
+        self.real_augment = real_augment
+        self.fake_cluster_to_encoder = fake_cluster_to_encoder
         self.warmup_steps = warmup_steps
+        self.warmup_heads = warmup_heads
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds
@@ -86,7 +95,7 @@ class ClusterGAN(GANClusterer):
             raise GanclusterError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
         base = ClusterGANSettings.faithful() if self.recipe == "faithful" else ClusterGANSettings()
         overrides = dict(latent_dim=self.latent_dim, sigma=self.sigma, beta_n=self.beta_n, beta_c=self.beta_c)
-        for name in ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps"):
+        for name in RECIPE_SWITCHES:
             if getattr(self, name) is not None:
                 overrides[name] = getattr(self, name)
         for name, value in overrides.items():

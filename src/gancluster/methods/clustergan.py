@@ -15,6 +15,9 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
   above (batches of ``warmup_batch_size``, learning rate ``warmup_lr``). Those steps are cheap (no
   generator, no discriminator), and the GAN then starts from an inverter that already separates the
   data, so the generator's modes lock onto real clusters from the first step.
+- ``warmup_heads``: the warm-up trains several cluster heads on the shared encoder body at once and
+  keeps the one with the lowest loss (as SCAN does): a single head sometimes settles in a partition
+  that merges two classes and splits another; the lowest-loss head rarely does.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import augment
@@ -57,6 +60,7 @@ class ClusterGANSettings:
     warmup_steps: int = 1500
     warmup_batch_size: int = 256
     warmup_lr: float = 1e-3
+    warmup_heads: int = 5
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -81,6 +85,7 @@ class ClusterGANSettings:
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         require(self.warmup_batch_size >= 1, f"warmup_batch_size must be >= 1, got {self.warmup_batch_size}")
         require(self.warmup_lr > 0, f"warmup_lr must be > 0, got {self.warmup_lr}")
+        require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(self.warmup_steps == 0 or self.uses_real_data,
                 "warmup_steps > 0 trains the encoder on real data: it needs real_agreement or real_prior_match > 0")
         for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match"):
@@ -106,13 +111,18 @@ class ClusterGANMethod(Method):
         self.generator_net = build_generator(settings.net, self.prior.dim, data_shape)
         self.discriminator = build_critic(settings.net, data_shape, 1)
         self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
+        # extra cluster heads tried during the warm-up; the best one is copied into the encoder
+        n_extra = settings.warmup_heads - 1 if settings.warmup_steps > 0 else 0
+        self.extra_heads = nn.ModuleList(nn.Linear(self.encoder.feature_dim, n_clusters) for _ in range(n_extra))
+        self.register_buffer("head_loss", torch.zeros(n_extra + 1))
         self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[settings.loss]
         betas = tuple(settings.betas)
         # The official code shares one Adam between G and E; Adam is per-parameter, so two Adams with
         # the same settings are the same update, and E can take its own rate during the warm-up.
         self.optimizers = {
             "g": torch.optim.Adam(self.generator_net.parameters(), lr=settings.lr, betas=betas),
-            "e": torch.optim.Adam(self.encoder.parameters(), lr=settings.lr, betas=betas),
+            "e": torch.optim.Adam([*self.encoder.parameters(), *self.extra_heads.parameters()], lr=settings.lr,
+                                  betas=betas),
             "d": torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr, betas=betas),
         }
         # steps taken so far, in the state dict so that a resumed run knows its phase
@@ -152,14 +162,27 @@ class ClusterGANMethod(Method):
         opt = self.optimizers["e"]
         for group in opt.param_groups:
             group["lr"] = s.warmup_lr
-        loss = self._real_data_loss(batch, rng, logs)
+        feats = self.encoder.features(self._real_views(batch, rng))
+        heads = [self.encoder.head(feats)[:, s.latent_dim :], *(h(feats) for h in self.extra_heads)]
+        losses = torch.stack([self._cluster_terms(logits, logs if i == 0 else {}) for i, logits in enumerate(heads)])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        losses.sum().backward()
         opt.step()
-        if not self.in_warmup:  # the last warm-up step: the GAN phase uses the common rate
+        with torch.no_grad():  # a running mean of each head's loss picks the winner
+            self.head_loss.mul_(0.98).add_(0.02 * losses.detach())
+        if not self.in_warmup:  # the last warm-up step: keep the best head, GAN phase at the common rate
+            self._keep_best_head()
             for group in opt.param_groups:
                 group["lr"] = s.lr
         return logs
+
+    @torch.no_grad()
+    def _keep_best_head(self) -> None:
+        best = int(self.head_loss.argmin())
+        if best > 0:
+            head, chosen = self.encoder.head, self.extra_heads[best - 1]
+            head.weight[self.settings.latent_dim :] = chosen.weight
+            head.bias[self.settings.latent_dim :] = chosen.bias
 
     def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         s = self.settings
@@ -213,6 +236,10 @@ class ClusterGANMethod(Method):
 
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
         """Recipe terms that teach the encoder's cluster head on real data (see module doc)."""
+        return self._cluster_terms(self.cluster_logits(self._real_views(batch, rng)), logs)
+
+    def _real_views(self, batch: Batch, rng: torch.Generator) -> Tensor:
+        """The real batch and (for the agreement term) a random neighbour of each sample, augmented."""
         s = self.settings
         x = batch.x
         views = [x]
@@ -221,8 +248,13 @@ class ClusterGANMethod(Method):
             views.append(batch.source[self.neighbours[batch.index, pick]])
         if s.real_augment:
             views = [augment(v, rng) for v in views]
-        probs = F.softmax(self.cluster_logits(torch.cat(views)), dim=1)
-        loss = x.new_zeros(())
+        return torch.cat(views)
+
+    def _cluster_terms(self, logits: Tensor, logs: dict[str, float]) -> Tensor:
+        """Neighbour agreement and prior matching of one head's cluster logits on real views."""
+        s = self.settings
+        probs = F.softmax(logits, dim=1)
+        loss = logits.new_zeros(())
         if s.real_agreement > 0:
             p_x, p_nn = probs.chunk(2)
             agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
