@@ -24,56 +24,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
 
-from gancluster import ClusterGAN  # noqa: E402
 from gancluster.data import load_dataset  # noqa: E402
-from gancluster.metrics import cluster_shares, evaluate_clustering, total_variation  # noqa: E402
+from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan  # noqa: E402
 
-#: Each variant changes named switches of the best recipe (or is the paper's recipe).
-VARIANTS: dict[str, dict] = {
-    "best": {},
-    "faithful": {"recipe": "faithful"},
-    "no-warmup": {"warmup_steps": 0},
-    "no-real-data": {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0},
-    "no-prior-match": {"real_prior_match": 0.0},
-    "no-neighbours": {"real_agreement": 0.0},
-    "no-augment": {"real_augment": False},
-}
-#: Paper / official numbers to print beside ours (ACC as printed there, NMI, ARI).
-PAPER = {
-    "mnist": "paper best run 0.95 / 0.89 / 0.89; official README mean of 10 (purity) 0.91 / 0.85 / 0.83",
-    "fashion-mnist": "paper best run 0.63 / 0.64 / 0.50; official README mean of 10 (purity) 0.61 / 0.62 / 0.46",
-}
-#: Per-dataset settings of the official code (REFERENCE.md): latent size, beta_n.
-DATASET_PARAMS = {"mnist": {"latent_dim": 30, "beta_n": 10.0}, "fashion-mnist": {"latent_dim": 40, "beta_n": 0.0}}
+def parse_overrides(pairs: list[str]) -> dict:
+    """``--set warmup_steps=3000`` -> {"warmup_steps": 3000} (values are YAML scalars)."""
+    import yaml
 
-
-def generated_quality(model: ClusterGAN, per_mode: int = 1000) -> dict[str, float]:
-    """How faithful the generated clusters are, by the model's own encoder."""
-    k = model.n_clusters
-    agree = []
-    for c in range(k):
-        x, _ = model.sample(per_mode, cluster=c, random_state=c)
-        agree.append(float((model.predict(x) == c).mean()))
-    x, modes = model.sample(per_mode * k, random_state=123)
-    shares = cluster_shares(model.predict(x), k)
-    return {"mode_agreement": float(np.mean(agree)), "generated_tv": total_variation(shares, model.priors_)}
-
-
-def run_one(dataset: str, variant: str, seed: int, max_seconds: float, max_steps: int, train, test) -> dict:
-    params = {**DATASET_PARAMS[dataset], **VARIANTS[variant]}
-    model = ClusterGAN(n_clusters=10, max_steps=max_steps, max_seconds=max_seconds, random_state=seed, **params)
-    t0 = time.perf_counter()
-    model.fit(train.X, eval_set=(test.X, test.y))
-    wall = time.perf_counter() - t0
-    scores = evaluate_clustering(test.y, model.predict(test.X))
-    curve = [(h["seconds"], h["eval"]["acc"]) for h in model.history_ if "eval" in h]
-    return {
-        "dataset": dataset, "variant": variant, "seed": seed, "params": params,
-        "acc": scores["acc"], "nmi": scores["nmi"], "ari": scores["ari"], "purity": scores["purity"],
-        "train_seconds": model.train_seconds_, "wall_seconds": wall, "steps": model.n_iter_,
-        "curve": curve,
-        **generated_quality(model),
-    }
+    return {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def first_time_at(curve: list[tuple[float, float]], level: float) -> float | None:
@@ -111,6 +69,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-seconds", type=float, default=1200.0, help="training time budget per run")
     parser.add_argument("--max-steps", type=int, default=9000, help="generator (or warm-up) steps per run")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a parameter in every run")
     parser.add_argument("--section", default=None, help="BENCHMARKS.md section name (default from dataset)")
     args = parser.parse_args()
 
@@ -122,7 +81,8 @@ def main() -> None:
     t_start = time.time()
     for variant in args.variants:
         for seed in args.seeds:
-            r = run_one(args.dataset, variant, seed, args.max_seconds, args.max_steps, train, test)
+            r = run_clustergan(args.dataset, variant, seed, max_seconds=args.max_seconds, max_steps=args.max_steps,
+                               train=train, test=test, **parse_overrides(args.set))
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
             with open(out_dir / f"clustergan_{args.dataset}.jsonl", "a") as fh:
@@ -138,7 +98,8 @@ def main() -> None:
         f"Seeds: {args.seeds}; budget per run: {args.max_steps} steps or {args.max_seconds:.0f} s of training, "
         f"whichever comes first; total wall time {(time.time() - t_start) / 60:.1f} min.  ",
         f"Machine: {machine()}.  ",
-        f"Paper: {PAPER[args.dataset]}. ACC here is Hungarian (one-to-one), NMI arithmetic.",
+        "Paper: " + "; ".join(f"{k} {a:.2f} / {n:.2f} / {r:.2f}" for k, (a, n, r) in PAPER[args.dataset].items())
+        + ". Ours: ACC is Hungarian (one-to-one), NMI arithmetic.",
         "",
         "| variant | ACC | NMI | ARI | purity | time to ACC 0.9 (s) | train s | steps | steps/s | gen. mode agreement | gen. share TV |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -111,7 +111,7 @@ def test_train_refuses_to_overwrite_a_run(trained_run, points_csv, capsys) -> No
 
 
 def test_help_of_every_command(capsys) -> None:
-    for cmd in ("train", "evaluate", "predict", "sample", "demo", "datasets"):
+    for cmd in ("train", "evaluate", "predict", "sample", "demo", "datasets", "reproduce"):
         with pytest.raises(SystemExit) as info:
             main([cmd, "--help"])
         assert info.value.code == 0

@@ -221,6 +221,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .checkpoint import atomic_write_text
+    from .reproduce import describe, reproduce
+
+    if args.list or not args.table:
+        for name, description in describe():
+            print(f"{name:22s} {description}")
+        return 0 if args.list else EXIT_USAGE
+    markdown = reproduce(args.table, budget=args.budget, seeds=args.seeds)
+    out = Path(args.out or f"reproduce-{args.table}-{args.budget}.md")
+    atomic_write_text(out, markdown)
+    print(markdown)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .data import DATASETS
 
@@ -301,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=90.0, help="training time (default 90)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("reproduce", help="rerun a paper table and print paper vs ours",
+                       description="Run the experiments behind a paper table and write paper vs ours as Markdown.")
+    p.add_argument("table", nargs="?", help="table name (see --list)")
+    p.add_argument("--budget", default="quick", choices=("quick", "paper"),
+                   help="quick: minutes on a CPU, one seed; paper: BENCHMARKS.md budgets, three seeds")
+    p.add_argument("--seeds", type=int, nargs="+", help="override the budget's seeds")
+    p.add_argument("--out", help="Markdown file to write (default reproduce-<table>-<budget>.md)")
+    p.add_argument("--list", action="store_true", help="list the tables")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("datasets", help="list the built-in datasets")
     p.set_defaults(func=cmd_datasets)
