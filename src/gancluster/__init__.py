@@ -2,7 +2,7 @@
 
 Public API::
 
-    from gancluster import ClusterGAN, load
+    from gancluster import ClusterGAN, NEMGAN, GMGAN, load
     model = ClusterGAN(n_clusters=10, max_seconds=300).fit(X)
     labels = model.predict(X)
     images, clusters = model.sample(64, cluster=3)
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ._version import __version__
 from .clustergan import ClusterGAN
+from .gmgan import GMGAN
+from .nemgan import NEMGAN
 from .errors import CheckpointError, ConfigError, DataNotFoundError, GanclusterError
 from .estimator import load
 
@@ -20,7 +22,9 @@ __all__ = [
     "ClusterGAN",
     "ConfigError",
     "DataNotFoundError",
+    "GMGAN",
     "GanclusterError",
+    "NEMGAN",
     "__version__",
     "load",
 ]

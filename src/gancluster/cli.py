@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a GAN clusterer on DATA (a dataset name or a file/folder; "
                                    "see `gancluster datasets`). Method settings: --set name=value.")
     p.add_argument("data", nargs="?", help="dataset name (digits, mnist, fashion-mnist, ring, ...) or a path")
-    p.add_argument("--method", help="clustergan (default)")
+    p.add_argument("--method", help="clustergan (default), nemgan, gmgan, pgmgan")
     p.add_argument("-k", "--clusters", type=int, help="number of clusters")
     p.add_argument("--priors", type=_float_list, help="cluster priors, e.g. 0.9,0.1 (default uniform)")
     p.add_argument("--config", help="YAML/JSON file with method, data and params")

@@ -20,18 +20,31 @@ def pca_features(data: Tensor, n_components: int = 50, seed: int = 0) -> Tensor:
     return centred @ v
 
 
-def knn_graph(data: Tensor, k: int, features: Tensor | None = None, chunk: int = 4096) -> Tensor:
-    """Indices (n, k) of each sample's k nearest neighbours by cosine similarity (itself excluded).
+def knn_graph(data: Tensor, k: int, features: Tensor | None = None, chunk: int = 4096,
+              metric: str = "auto") -> Tensor:
+    """Indices (n, k) of each sample's k nearest neighbours (itself excluded).
 
-    ``features`` defaults to 50 PCA components of the data. With fewer than k + 1 samples, k shrinks.
+    ``features`` defaults to 50 PCA components of the data. ``metric="auto"`` takes cosine
+    similarity for images (stroke patterns matter, brightness does not) and Euclidean distance for
+    vectors (on low-dimensional data the angle around the mean says little about nearness).
+    With fewer than k + 1 samples, k shrinks.
     """
-    feats = F.normalize(pca_features(data) if features is None else features.float(), dim=1)
+    if metric == "auto":
+        metric = "cosine" if data.dim() > 2 else "euclidean"
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'auto', 'cosine' or 'euclidean', got {metric!r}")
+    feats = (pca_features(data) if features is None else features).float()
+    if metric == "cosine":
+        feats = F.normalize(feats, dim=1)
     n = feats.shape[0]
     k = max(1, min(k, n - 1))
+    sq = (feats**2).sum(1)
     out = []
     for start in range(0, n, chunk):
-        sim = feats[start : start + chunk] @ feats.t()
-        rows = torch.arange(sim.shape[0], device=sim.device)
-        sim[rows, rows + start] = -float("inf")
-        out.append(sim.topk(k, dim=1).indices)
+        block = feats[start : start + chunk]
+        # both metrics rank by a score to maximise: cosine similarity, or minus squared distance
+        score = block @ feats.t() if metric == "cosine" else 2 * block @ feats.t() - sq[None] - sq[start : start + chunk, None]
+        rows = torch.arange(score.shape[0], device=score.device)
+        score[rows, rows + start] = -float("inf")
+        out.append(score.topk(k, dim=1).indices)
     return torch.cat(out)

@@ -157,7 +157,9 @@ def train_run(
     created = not run_dir.exists()
     atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
     try:
-        est.fit(train.X, eval_set=eval_set, run_dir=run_dir, resume=resume)
+        # methods that learn priors from a few labels (NEMGAN's learn_priors) take y; others ignore it
+        y = train.y if getattr(est, "learn_priors", False) else None
+        est.fit(train.X, y, eval_set=eval_set, run_dir=run_dir, resume=resume)
     except GanclusterError:
         if not resume and not (run_dir / "checkpoint.safetensors").exists():
             # refused before the first checkpoint: leave nothing behind

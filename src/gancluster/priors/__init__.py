@@ -6,6 +6,17 @@ masses as a tensor (condition C3), so any method can use any prior. One module p
 
 from __future__ import annotations
 
+from .additive import AdditivePrior
 from .base import GaussianPrior, LatentPrior, OneHotGaussianPrior, check_priors
+from .mixture import DELIGAN_SETTINGS, GaussianMixturePrior, check_scale
 
-__all__ = ["GaussianPrior", "LatentPrior", "OneHotGaussianPrior", "check_priors"]
+__all__ = [
+    "DELIGAN_SETTINGS",
+    "AdditivePrior",
+    "GaussianMixturePrior",
+    "GaussianPrior",
+    "LatentPrior",
+    "OneHotGaussianPrior",
+    "check_priors",
+    "check_scale",
+]

@@ -1,0 +1,156 @@
+"""Paper 000 Table I: C1 / C2 / C3 ablation of NEMGAN on imbalanced data, plus the generated-share TV.
+
+    python benchmarks/nemgan_table1.py [--seeds 0 1 2] [--datasets ...] [--variants ...] [--steps 1600]
+    python benchmarks/nemgan_table1.py --quick          # one short run per variant on MNIST-2 3v5 70:30
+    python benchmarks/nemgan_table1.py --moons-figure   # paper Fig. 1 -> benchmarks/figures/nemgan_moons.png
+
+Every variant is the same NEMGAN (networks, recipe, time budget); see
+``gancluster.experiments.nemgan_table1`` for how each clusters real data and how C3 is judged.
+Rows are appended to ``benchmarks/results/nemgan_table1.jsonl`` as they finish, and the section
+``nemgan_table1`` of BENCHMARKS.md is rewritten from all rows of that file for the datasets run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+
+from gancluster.experiments.nemgan_table1 import (  # noqa: E402
+    CASES, PAPER_TABLE1, VARIANTS, ordering_holds, run_case, save_moons_figure, summarise, train_judge,
+)
+
+RESULTS = ROOT / "benchmarks" / "results" / "nemgan_table1.jsonl"
+FIGURES = ROOT / "benchmarks" / "figures"
+BARS = {"mnist2-3v5-70": 0.98, "mnist2-3v5-90": 0.98, "mnist5": 0.96, "fmnist5": 0.92}
+
+
+def load_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def fmt(entry: dict, key: str) -> str:
+    v = entry.get(key)
+    return "–" if v is None else f"{v[0]:.3f} ± {v[1]:.3f}"
+
+
+def section(rows: list[dict], wall: float, note: str) -> str:
+    summary = summarise(rows)
+    order = ordering_holds(summary)
+    lines = [
+        "## NEMGAN: Table I ablation (paper 000), imbalanced data",
+        "",
+        f"Command: `{command()}`. Machine: {machine()}. Wall time of this invocation: {wall / 60:.1f} min. {note}",
+        "",
+        "ACC (Hungarian) / NMI (arithmetic) / ARI on the **test split** of each dataset (same class ratios), "
+        "means ± std over seeds. `gen TV`: total variation between the real class priors and the class "
+        "shares of 5,000 generated samples as read by a judge CNN/MLP trained on the labelled training set; "
+        "`gen mode ACC`: latent mode vs judged class (clustering of the generated space). Clusters of real "
+        "data: inverter argmax (C1C2, C1C2C3), k-means on z_hat (C2), majority mode of the 10 nearest "
+        "generated samples (C1, WGAN). Same networks, recipe and step budget for every variant "
+        "(C1C2 / C1C2C3 spend the first `--warmup-steps` of it on the inverter warm-up).",
+        "",
+        "| dataset | model | seeds | ACC | NMI | ARI | paper ACC / NMI / ARI | gen TV | gen mode ACC | s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in sorted(summary, key=lambda e: (list(CASES).index(e["dataset"]), list(VARIANTS).index(e["variant"]))):
+        v = VARIANTS[e["variant"]]
+        paper = PAPER_TABLE1.get((e["dataset"], e["variant"]))
+        lines.append(
+            f"| {e['dataset']} | {v.label} ({v.paper_model}) | {e['n_seeds']} | {fmt(e, 'acc')} | {fmt(e, 'nmi')} | "
+            f"{fmt(e, 'ari')} | {'/'.join(f'{p:.2f}' for p in paper) if paper else '–'} | {fmt(e, 'gen_tv')} | "
+            f"{fmt(e, 'gen_mode_acc')} | {e['seconds']:.0f} |"
+        )
+    lines += ["", "Bars (C1C2C3 mean ACC) and ablation ordering (C1C2C3 above every partial model run on that set):", ""]
+    for e in summary:
+        if e["variant"] == "C1C2C3" and e["dataset"] in BARS and "acc" in e:
+            bar = BARS[e["dataset"]]
+            ok = "reached" if e["acc"][0] >= bar else "NOT reached"
+            tv = e.get("gen_tv")
+            tv_txt = "" if tv is None else f"; gen TV {tv[0]:.3f} ({'<=' if tv[0] <= 0.02 else '>'} 0.02)"
+            lines.append(f"- {e['dataset']}: ACC {e['acc'][0]:.3f} vs bar {bar} — {ok}{tv_txt}")
+    for case, holds in order.items():
+        lines.append(f"- ordering on {case}: {'holds' if holds else 'does NOT hold'}")
+    return "\n".join(lines)
+
+
+def moons_figure(steps: int, seed: int) -> Path:
+    case = CASES["moons"]
+    train = case.load("train")
+    priors = (train.class_counts() / len(train)).tolist()
+    models = {}
+    from gancluster.experiments.nemgan_table1 import make_model
+
+    for key, variant in VARIANTS.items():
+        model = make_model(case, variant, priors, seed, max_steps=steps)
+        models[f"{variant.paper_model}\n{variant.label}"] = model.fit(train.X)
+        print(f"moons {key}: {model.n_iter_} steps", flush=True)
+    return save_moons_figure(models, train, FIGURES / "nemgan_moons.png")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--datasets", nargs="+", default=list(BARS), choices=list(CASES))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--seconds", type=float, default=None, help="training time budget per run (instead of --steps)")
+    ap.add_argument("--steps", type=int, default=1600, help="training steps per run (warm-up included)")
+    ap.add_argument("--warmup-steps", type=int, default=400, help="inverter warm-up steps of C1C2C3 / C1C2")
+    ap.add_argument("--recipe", default="best", choices=["best", "faithful"])
+    ap.add_argument("--judge-steps", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (1 when sharing the machine)")
+    ap.add_argument("--quick", action="store_true", help="1 seed, MNIST-2 3v5 70:30, 30 s per run")
+    ap.add_argument("--moons-figure", action="store_true", help="draw paper Fig. 1 on moons 80:20 and exit")
+    ap.add_argument("--note", default="", help="free text added to the section (e.g. 'shared, loaded machine')")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.moons_figure:
+        print(moons_figure(args.steps, args.seeds[0]))
+        return 0
+    if args.quick:
+        args.seeds, args.datasets, args.steps, args.warmup_steps = [0], ["mnist2-3v5-70"], 60, 20
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for case_key in args.datasets:
+        case = CASES[case_key]
+        train, test = case.load("train"), case.load("test")
+        judge, judge_acc = train_judge(train, seed=0, steps=args.judge_steps)
+        print(f"{case_key}: judge train acc {judge_acc:.4f}", flush=True)
+        for variant_key in args.variants:
+            for seed in args.seeds:
+                grid = FIGURES / f"nemgan_{case_key}_{variant_key}.png" if seed == args.seeds[0] else None
+                budget = dict(max_steps=10**9, max_seconds=args.seconds) if args.seconds else dict(max_steps=args.steps)
+                v = VARIANTS[variant_key]
+                if args.recipe == "best" and v.multimodal and v.inverter and train.X.ndim == 4:
+                    budget["warmup_steps"] = args.warmup_steps
+                row = run_case(case_key, variant_key, seed, judge=judge, train=train, test=test, grid_path=grid,
+                               recipe=args.recipe, **budget)
+                row.pop("_model", None)
+                row.update(judge_train_acc=round(judge_acc, 4), recipe=args.recipe, quick=args.quick,
+                           threads=torch.get_num_threads())
+                with RESULTS.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(json.dumps(row), flush=True)
+    wall = time.perf_counter() - t0
+    rows = [r for r in load_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe]
+    if args.quick:
+        rows = [r for r in load_rows(RESULTS) if r.get("quick")]
+    if rows and not args.quick:
+        write_section("nemgan_table1", section(rows, wall, args.note))
+    print(section(rows, wall, args.note))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,411 @@
+"""NEMGAN with learnable priors (paper 000): the C1 / C2 / C3 framework on a WGAN base.
+
+- C1, a multimodal latent: :class:`~gancluster.priors.additive.AdditivePrior`, ``z = y + nu`` with
+  ``P(y = i) = softmax(alpha)_i``. Off (``multimodal=False``): the same latent with one mode.
+- C2, a latent inverter ``h``: one network with a ``z_hat`` output (``beta_z`` * MSE to ``z``) and a
+  cluster head (``beta_y`` * cross-entropy to ``y``, the KL term of eq. 4), trained jointly with
+  the generator on generated data, as in the authors' code. Off (``inverter=False``): no ``h``.
+- C3, matched priors: the mode masses ``softmax(alpha)`` are the cluster priors (uniform when C3 is
+  off). With ``learn_priors`` they are learned from a few labels (section III-B2, eq. 5): ``h`` is
+  retrained with cross-entropy on the labelled samples, and ``alpha`` alone follows
+  ``E_x[h(x)]`` on unlabelled batches, either by eq. 5's L1 distance to ``softmax(alpha)``
+  (``prior_loss='l1'``) or as the authors' code does, by the KL between that batch mean and the
+  batch mean of the relaxed one-hots the sampler draws (``prior_loss='kl'``, gradients through the
+  smoothed step).
+
+Real data are assigned by ``h``'s cluster head. A model without an inverter has no map from data to
+modes; its clustering lives in the generated space, so a real sample takes the majority mode of its
+``bank_neighbours`` nearest generated samples (``bank_size`` of them, drawn once from a fixed seed).
+A model with an inverter but a one-mode latent (ALI/BiGAN-like) clusters by k-means on ``z_hat``.
+
+Recipe switches (off in ``faithful()``, each ablated in BENCHMARKS.md), the same building blocks as
+the ClusterGAN recipe:
+
+- ``real_agreement``: ``h`` also sees real data: a sample and one of its k-NN (PCA pixels) should
+  share a cluster, -log <p(x), p(x_nn)>, on augmented views.
+- ``real_prior_match``: the batch mean of ``h``'s cluster probabilities on real data is pulled to the
+  priors ``softmax(alpha)`` (C3 applied to the inverter's view of real data).
+- ``fake_cluster_to_inverter``: the share of the cluster cross-entropy on generated data that trains
+  ``h`` (1 in the paper); at 0 the cluster head learns from real data and the generator follows it.
+- ``beta_y_ramp``: the generator's cluster loss grows from 0 over the first GAN steps, so the
+  critic teaches digits before ``h`` (which never sees fakes at ``fake_cluster_to_inverter=0``)
+  steers the modes; without it G fooled ``h`` with blobs for the minority mode.
+- ``warmup_steps``: ``h`` first trains alone on real data with the terms above (cheap steps); while
+  priors are learned, that warm-up is where they are learned (labelled cross-entropy + agreement,
+  no prior pull on ``h``), so the GAN then starts from the learned priors, as the paper advises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from ..augment import augment
+from ..config import require, to_dict
+from ..errors import GanclusterError
+from ..losses import ADVERSARIAL, gradient_penalty, kl_to_priors, set_requires_grad
+from ..neighbours import knn_graph
+from ..nets import NetConfig, build_critic, build_generator
+from ..priors.additive import AdditivePrior
+from .base import Batch, BatchFn, Method
+
+
+@dataclass
+class NEMGANSettings:
+    """Settings of NEMGAN. Defaults are the best CPU recipe; ``faithful()`` gives the authors'."""
+
+    latent_dim: int = 50  # the whole latent; the one-hot sits in its last n_clusters coordinates
+    noise: float = 0.3
+    multimodal: bool = True  # C1
+    inverter: bool = True  # C2
+    beta_z: float = 10.0
+    beta_y: float = 1.0
+    beta_y_ramp: int = 500  # GAN steps over which the generator's share of beta_y grows from 0
+    loss: Literal["wgan-gp", "ns", "hinge"] = "ns"
+    gp_weight: float = 10.0
+    n_critic: int = 1
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    # prior learning (section III-B2)
+    prior_loss: Literal["l1", "kl"] = "l1"
+    prior_lr: float = 5e-3
+    prior_batch_size: int = 256
+    labeled_weight: float = 1.0
+    labeled_batch_size: int = 64
+    temperature: float = 0.01
+    # recipe switches
+    real_agreement: float = 1.0
+    real_prior_match: float = 5.0
+    real_neighbours: int = 10
+    real_augment: bool = True
+    fake_cluster_to_inverter: float = 0.0
+    warmup_steps: int = 1500
+    warmup_batch_size: int = 256
+    warmup_lr: float = 1e-3
+    # assignment of real data for models without an inverter
+    bank_size: int = 5000
+    bank_neighbours: int = 10
+    net: NetConfig = field(default_factory=NetConfig)
+
+    @classmethod
+    def faithful(cls, **overrides: Any) -> "NEMGANSettings":
+        """The authors' recipe: WGAN-GP (10), 5 critic steps, Adam 1e-4 (0.5, 0.9), 10 MSE + CE,
+        inverter trained on generated data only, prior step by KL through the smoothed step."""
+        base = dict(
+            loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), beta_z=10.0, beta_y=1.0, prior_loss="kl",
+            real_agreement=0.0, real_prior_match=0.0, fake_cluster_to_inverter=1.0, warmup_steps=0,
+            beta_y_ramp=0, net=NetConfig(arch="auto"),
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def best_vectors(cls, **overrides: Any) -> "NEMGANSettings":
+        """Best recipe for low-dimensional vectors: the GAN path, no real-data terms, no z regression.
+
+        On 2-D data the real-data terms trap imbalanced clusters (the early pull to the priors sends
+        a compact minority blob into the majority cluster and cuts the majority's tail instead), and
+        ``z_hat`` cannot recover 50 latent coordinates from 2 outputs, so ``beta_z`` only distorts G.
+        """
+        base = dict(real_agreement=0.0, real_prior_match=0.0, warmup_steps=0, fake_cluster_to_inverter=1.0,
+                    beta_z=0.0, lr=1e-3, beta_y_ramp=0)
+        base.update(overrides)
+        return cls(**base)
+
+    def validate(self) -> None:
+        require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        require(0 < self.noise < 0.5, f"noise must be in (0, 0.5) so the latent modes stay disjoint, got {self.noise}")
+        require(self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}")
+        for name in ("lr", "prior_lr", "warmup_lr", "temperature"):
+            require(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("beta_z", "beta_y", "gp_weight", "labeled_weight", "real_agreement", "real_prior_match"):
+            require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("prior_batch_size", "labeled_batch_size", "real_neighbours", "warmup_batch_size",
+                     "bank_size", "bank_neighbours"):
+            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(0.0 <= self.fake_cluster_to_inverter <= 1.0,
+                f"fake_cluster_to_inverter must be in [0, 1], got {self.fake_cluster_to_inverter}")
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
+        require(self.warmup_steps == 0 or (self.inverter and self.multimodal),
+                "warmup_steps > 0 trains the inverter's cluster head: it needs inverter=True and multimodal=True")
+        self.net.validate()
+
+    @property
+    def uses_real_data(self) -> bool:
+        return self.inverter and self.multimodal and (self.real_agreement > 0 or self.real_prior_match > 0)
+
+    @property
+    def conditions(self) -> str:
+        """Which of C1 / C2 are on, e.g. ``C1C2``; C3 depends on the priors given."""
+        return ("C1" if self.multimodal else "") + ("C2" if self.inverter else "") or "none"
+
+
+class NEMGANMethod(Method):
+    name = "nemgan"
+
+    def __init__(
+        self,
+        settings: NEMGANSettings,
+        n_clusters: int,
+        data_shape: tuple[int, ...],
+        priors: Tensor,
+        learn_priors: bool = False,
+    ) -> None:
+        super().__init__()
+        settings.validate()
+        s = self.settings = settings
+        self.n_clusters = n_clusters
+        if s.latent_dim < n_clusters + 1:
+            raise GanclusterError(
+                f"latent_dim ({s.latent_dim}) must exceed n_clusters ({n_clusters}): z holds the one-hot and noise"
+            )
+        if learn_priors and not (s.multimodal and s.inverter):
+            raise GanclusterError("learning priors needs both the multimodal latent and the inverter (C1 and C2)")
+        self.learn_priors = bool(learn_priors)
+        if s.warmup_steps > 0 and not (s.uses_real_data or self.learn_priors):
+            raise GanclusterError(
+                "warmup_steps > 0 trains h on real data: it needs real_agreement or real_prior_match > 0 "
+                "(or learn_priors with labels); set warmup_steps=0 otherwise"
+            )
+        n_modes = n_clusters if s.multimodal else 1
+        self.prior = AdditivePrior(
+            n_modes, s.latent_dim, s.noise, priors if s.multimodal else None, learnable=self.learn_priors,
+            temperature=s.temperature,
+        )
+        self.generator_net = build_generator(s.net, s.latent_dim, data_shape)
+        self.discriminator = build_critic(s.net, data_shape, 1)
+        self.inverter = build_critic(s.net, data_shape, s.latent_dim + n_clusters) if s.inverter else None
+        self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[s.loss]
+        betas = tuple(s.betas)
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generator_net.parameters(), lr=s.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), lr=s.lr, betas=betas),
+        }
+        if self.inverter is not None:
+            self.optimizers["h"] = torch.optim.Adam(self.inverter.parameters(), lr=s.lr, betas=betas)
+        if self.learn_priors:
+            self.optimizers["alpha"] = torch.optim.Adam([self.prior.alpha], lr=s.prior_lr, betas=(0.9, 0.999))
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        # the labelled few (prior learning): buffers so they follow .to(device), not saved in weights
+        self.register_buffer("labeled_x", None, persistent=False)
+        self.register_buffer("labeled_y", None, persistent=False)
+        self.neighbours: Tensor | None = None
+        self._bank: tuple[Tensor, Tensor] | None = None
+
+    def settings_dict(self) -> dict[str, Any]:
+        return {**to_dict(self.settings), "learn_priors": self.learn_priors}
+
+    # ---- data the method needs besides the unlabelled batches -----------------------------------
+    def set_labeled(self, x: Tensor, y: Tensor) -> None:
+        """The few labelled samples that prior learning retrains ``h`` on (already validated)."""
+        self.labeled_x = x
+        self.labeled_y = y.long()
+
+    def prepare(self, data: Tensor) -> None:
+        if self.settings.uses_real_data and self.settings.real_agreement > 0:
+            k = self.settings.real_neighbours
+            # the shared graph is cosine on PCA features: right for images, but on low-dimensional
+            # vectors cosine only sees angles around the mean (moons, blobs), so use distances there
+            self.neighbours = knn_graph(data, k)
+        if self.learn_priors and self.labeled_x is None:
+            raise GanclusterError("learn_priors is set but no labelled samples were given")
+
+    # ---- inference -------------------------------------------------------------------------------
+    def _invert(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        assert self.inverter is not None
+        out = self.inverter(x)
+        return out[:, : self.settings.latent_dim], out[:, self.settings.latent_dim :]
+
+    def cluster_logits(self, x: Tensor) -> Tensor:
+        if self.inverter is not None:
+            return self._invert(x)[1]
+        return self._bank_votes(x).clamp_min(1e-6).log()
+
+    def embed(self, x: Tensor) -> Tensor:
+        if self.inverter is not None:
+            return self._invert(x)[0]
+        return self._bank_votes(x)
+
+    @torch.no_grad()
+    def _bank_votes(self, x: Tensor) -> Tensor:
+        """Share of each mode among the ``bank_neighbours`` nearest generated samples (no inverter)."""
+        if self._bank is None:
+            rng = torch.Generator(device=x.device).manual_seed(12345)
+            was_training = self.generator_net.training
+            self.generator_net.eval()
+            xs, ks = [], []
+            for start in range(0, self.settings.bank_size, 1000):
+                m = min(1000, self.settings.bank_size - start)
+                z, k = self.prior.sample(m, rng)
+                xs.append(self.generator_net(z).flatten(1))
+                ks.append(k)
+            self.generator_net.train(was_training)
+            self._bank = (torch.cat(xs), torch.cat(ks))
+        bank, modes = self._bank
+        flat = x.flatten(1)
+        d = (flat**2).sum(1, keepdim=True) - 2 * flat @ bank.t() + (bank**2).sum(1)
+        nn_idx = d.topk(min(self.settings.bank_neighbours, bank.shape[0]), dim=1, largest=False).indices
+        votes = F.one_hot(modes[nn_idx], self.n_clusters).float().mean(1)
+        return votes
+
+    # ---- training --------------------------------------------------------------------------------
+    @property
+    def in_warmup(self) -> bool:
+        return int(self.steps_done) < self.settings.warmup_steps
+
+    def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        self._bank = None  # the generator moves: a bank drawn earlier is stale
+        warm = self.in_warmup
+        self.steps_done += 1
+        logs = self._warmup_step(next_batch, rng) if warm else self._gan_step(next_batch, rng)
+        if self.learn_priors:
+            logs.update(self._prior_step(next_batch, rng))
+        return logs
+
+    def _warmup_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        """``h`` alone on a large batch of real data (recipe); priors are learned here when asked."""
+        s = self.settings
+        source = next_batch().source
+        index = torch.randint(0, source.shape[0], (s.warmup_batch_size,), generator=rng, device=source.device)
+        batch = Batch(source[index], index, source)
+        logs: dict[str, float] = {}
+        opt = self.optimizers["h"]
+        for group in opt.param_groups:
+            group["lr"] = s.warmup_lr
+        loss = self._real_data_loss(batch, rng, logs, prior_pull=not self.learn_priors)
+        loss = loss + self._labeled_loss(rng, logs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if not self.in_warmup:
+            for group in opt.param_groups:
+                group["lr"] = s.lr
+        return logs
+
+    def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        s = self.settings
+        G, D, H = self.generator_net, self.discriminator, self.inverter
+        logs: dict[str, float] = {}
+
+        set_requires_grad(D, True)
+        for _ in range(s.n_critic):
+            batch = next_batch()
+            real = batch.x
+            with torch.no_grad():
+                z, _ = self.prior.sample(real.shape[0], rng)
+                fake = G(z)
+            d_loss = self.d_loss_fn(D(real), D(fake))
+            if s.loss == "wgan-gp":
+                d_loss = d_loss + s.gp_weight * gradient_penalty(D, real, fake, rng)
+            self.optimizers["d"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.optimizers["d"].step()
+        logs["loss_d"] = float(d_loss.detach())
+
+        set_requires_grad(D, False)
+        z, modes = self.prior.sample(real.shape[0], rng)
+        fake = G(z)
+        adv = self.g_loss_fn(D(fake))
+        loss = adv
+        logs["loss_g"] = float(adv.detach())
+        if H is not None:
+            z_hat, logits = self._invert(fake)
+            w = s.fake_cluster_to_inverter
+            if w < 1.0 and s.multimodal:
+                # same value and gradient to G; only a share w of it reaches h's parameters
+                frozen = {name: p.detach() for name, p in H.named_parameters()}
+                frozen_logits = functional_call(H, frozen, (fake,))[:, s.latent_dim :]
+                logits = frozen_logits if w == 0.0 else w * logits + (1.0 - w) * frozen_logits
+            loss_z = F.mse_loss(z_hat, z)
+            loss = loss + s.beta_z * loss_z
+            logs["loss_z"] = float(loss_z.detach())
+            if s.multimodal:
+                loss_y = F.cross_entropy(logits, modes)
+                loss = loss + s.beta_y * self._ramp() * loss_y
+                logs["loss_y"] = float(loss_y.detach())
+            if s.uses_real_data:
+                loss = loss + self._real_data_loss(batch, rng, logs, prior_pull=True)
+            loss = loss + self._labeled_loss(rng, logs)
+            self.optimizers["h"].zero_grad(set_to_none=True)
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["g"].step()
+        if H is not None:
+            self.optimizers["h"].step()
+        return logs
+
+    def _ramp(self) -> float:
+        """Share of ``beta_y`` in force: 0 -> 1 over ``beta_y_ramp`` GAN steps (recipe).
+
+        An inverter trained on real data only can be fooled: early in the GAN a generator pushed by
+        the full cluster loss finds blobs that ``h`` calls cluster k before the critic has taught it
+        digits. Ramping the cluster loss lets the critic lead first.
+        """
+        s = self.settings
+        if s.beta_y_ramp == 0:
+            return 1.0
+        gan_steps = int(self.steps_done) - s.warmup_steps
+        return min(1.0, max(gan_steps, 0) / s.beta_y_ramp)
+
+    def _labeled_loss(self, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
+        """Cross-entropy of ``h`` on a batch of the labelled few (``L_cc`` of eq. 5)."""
+        if not self.learn_priors or self.labeled_x is None or self.settings.labeled_weight == 0:
+            return torch.zeros((), device=self.steps_done.device)
+        s = self.settings
+        n = self.labeled_x.shape[0]
+        idx = torch.randint(0, n, (min(s.labeled_batch_size, n),), generator=rng, device=self.labeled_x.device)
+        x = self.labeled_x[idx]
+        if s.real_augment:
+            x = augment(x, rng)
+        ce = F.cross_entropy(self._invert(x)[1], self.labeled_y[idx])
+        logs["loss_labeled"] = float(ce.detach())
+        return s.labeled_weight * ce
+
+    def _prior_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        """Move ``alpha`` alone towards ``E_x[h(x)]`` on an unlabelled batch (eq. 5 / authors' KL)."""
+        s = self.settings
+        source = next_batch().source
+        index = torch.randint(0, source.shape[0], (s.prior_batch_size,), generator=rng, device=source.device)
+        with torch.no_grad():
+            p_data = F.softmax(self._invert(source[index])[1], dim=1).mean(0)
+        if s.prior_loss == "l1":
+            loss = (p_data - self.prior.mode_weights()).abs().sum()
+        else:
+            _, y, _ = self.prior.rsample(s.prior_batch_size, rng)
+            p_gen = y.mean(0).clamp_min(1e-8)
+            loss = (p_data.clamp_min(1e-8) * (p_data.clamp_min(1e-8).log() - p_gen.log())).sum()
+        opt = self.optimizers["alpha"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss_prior": float(loss.detach())}
+
+    def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float], prior_pull: bool) -> Tensor:
+        """Recipe terms that teach ``h``'s cluster head on real data (module doc)."""
+        s = self.settings
+        x = batch.x
+        views = [x]
+        agree_on = s.real_agreement > 0 and self.neighbours is not None
+        if agree_on:
+            pick = torch.randint(0, self.neighbours.shape[1], (x.shape[0],), generator=rng, device=x.device)
+            views.append(batch.source[self.neighbours[batch.index, pick]])
+        if s.real_augment:
+            views = [augment(v, rng) for v in views]
+        probs = F.softmax(self._invert(torch.cat(views))[1], dim=1)
+        loss = x.new_zeros(())
+        if agree_on:
+            p_x, p_nn = probs.chunk(2)
+            agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
+            loss = loss + s.real_agreement * agree
+            logs["loss_real_agree"] = float(agree.detach())
+        if prior_pull and s.real_prior_match > 0:
+            match = kl_to_priors(probs, self.prior.mode_weights().detach())
+            loss = loss + s.real_prior_match * match
+            logs["loss_real_prior"] = float(match.detach())
+        return loss

@@ -1,0 +1,74 @@
+"""Condition C3 measured on generated data: does each cluster get its share of the samples?
+
+A *judge* (a classifier trained on real labelled data, or the model's own inverter) labels every
+generated sample with a real class. Paper 000's claim is that the generated class shares equal the
+real cluster priors only when all of C1, C2 and C3 hold; :func:`generation_scores` measures that
+(total variation to the target priors) and how cleanly each latent mode maps to one class
+(Hungarian accuracy of mode vs judged class: the clustering of the *generated* space). These are
+pure functions of label vectors; training a judge is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gancluster.errors import GanclusterError
+from gancluster.metrics.clustering import (
+    LabelsLike,
+    _as_distribution,
+    _as_labels,
+    cluster_acc,
+    cluster_shares,
+    nmi,
+    total_variation,
+)
+
+__all__ = ["generated_shares", "generation_scores", "prior_error", "share_tv"]
+
+
+def generated_shares(judged: LabelsLike, n_classes: int) -> np.ndarray:
+    """Share of generated samples the judge puts in each class ``0..n_classes-1``."""
+    return cluster_shares(judged, n_classes)
+
+
+def share_tv(judged: LabelsLike, target_priors: Sequence[float] | np.ndarray) -> float:
+    """Total variation between the judged class shares of generated samples and ``target_priors``."""
+    target = _as_distribution(target_priors, "target_priors", 1e-3)
+    target = target / target.sum()
+    return total_variation(generated_shares(judged, target.size), target)
+
+
+def prior_error(learned: Sequence[float] | np.ndarray, true: Sequence[float] | np.ndarray) -> float:
+    """Largest absolute difference between learned and true priors (Table III's criterion)."""
+    a = _as_distribution(learned, "learned", 1e-3)
+    b = _as_distribution(true, "true", 1e-3)
+    if a.shape != b.shape:
+        raise GanclusterError(f"learned and true priors differ in length: {a.size} vs {b.size}")
+    return float(np.abs(a - b).max())
+
+
+def generation_scores(
+    modes: LabelsLike, judged: LabelsLike, target_priors: Sequence[float] | np.ndarray
+) -> dict[str, float | list[float]]:
+    """Scores of a batch of generated samples: their latent ``modes`` and the judge's classes.
+
+    Keys: ``shares`` (judged class shares), ``tv`` (to ``target_priors``, the real class shares),
+    ``mode_acc`` / ``mode_nmi`` (latent mode vs judged class: 1 when every mode generates one class,
+    each a different one), ``n`` (number of samples).
+    """
+    m = _as_labels(modes, "modes")
+    j = _as_labels(judged, "judged")
+    if m.shape != j.shape:
+        raise GanclusterError(f"modes and judged must have the same length, got {m.size} and {j.size}")
+    target = _as_distribution(target_priors, "target_priors", 1e-3)
+    target = target / target.sum()
+    shares = generated_shares(j, target.size)
+    return {
+        "shares": [round(float(s), 4) for s in shares],
+        "tv": total_variation(shares, target),
+        "mode_acc": cluster_acc(j, m),
+        "mode_nmi": nmi(j, m),
+        "n": int(m.size),
+    }
