@@ -13,13 +13,26 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .errors import ConfigError
 
 T = TypeVar("T")
 
 
+def check_type(name: str, value: Any, annotation: Any) -> Any:
+    """``value`` checked against ``annotation`` (ConfigError naming ``name`` if it does not fit).
+
+    Returns the value coerced where that is lossless (int -> float, list -> tuple, numpy scalar ->
+    Python scalar).
+    """
+    return _check_type(name, value, annotation)
+
+
 def _check_type(name: str, value: Any, annotation: Any) -> Any:
     """Coerce ``value`` to ``annotation`` where it is lossless (int -> float, list -> tuple)."""
+    if isinstance(value, np.generic):  # numpy scalars (e.g. from a grid search) count as Python ones
+        value = value.item()
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is Any:
@@ -112,7 +125,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - parser errors vary by format
-        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}") from exc
+        detail = " ".join(str(exc).split())  # YAML's messages span lines; the CLI prints one
+        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'JSON'}: {detail}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys to values")
     return data

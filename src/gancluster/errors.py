@@ -20,9 +20,17 @@ class CheckpointError(GanclusterError):
     """A checkpoint is missing, corrupt, foreign, or from an incompatible version."""
 
 
+class InputTypeError(GanclusterError, TypeError):
+    """Input of the wrong type (e.g. text where numbers belong); a TypeError too, as scikit-learn expects."""
+
+
 class ConfigError(GanclusterError):
     """A config has an unknown key, a wrong type or an invalid value."""
 
 
 class DivergenceError(GanclusterError, RuntimeError):
     """Training produced non-finite losses or weights."""
+
+
+class OutputError(GanclusterError):
+    """A file could not be written (disk full, read-only or missing folder); the previous file is kept."""

@@ -9,6 +9,7 @@ are standardised inside the estimator (and un-standardised in ``sample``); image
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,12 +19,34 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .checkpoint import load_file, load_weights, save_file
-from .errors import CheckpointError, GanclusterError
+from .config import check_type
+from .errors import CheckpointError, ConfigError, GanclusterError, InputTypeError
 from .methods.base import Method
 from .priors import check_priors
 from .train import Trainer, TrainConfig
 
 _PREDICT_BATCH = 2048
+# parameters _check_params checks by hand (clearer messages, or values the annotation does not cover)
+_CHECKED_BY_HAND = frozenset({"n_clusters", "priors", "max_seconds", "assign", "max_steps", "batch_size", "device",
+                              "random_state", "verbose", "checkpoint_every", "on_divergence", "max_rollbacks"})
+# reliability settings every estimator accepts (defaults apply until a subclass lists them in __init__)
+RELIABILITY_DEFAULTS: dict[str, Any] = {"checkpoint_every": None, "on_divergence": "stop", "max_rollbacks": 3}
+
+
+def _whole_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+
+
+def _init_hints(cls: type) -> dict[str, Any]:
+    """Type annotations of ``cls.__init__`` (empty when they cannot be resolved)."""
+    try:
+        return typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation only disables the generic check
+        return {}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -59,11 +82,62 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise GanclusterError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
         if self.n_clusters < 2:
             raise GanclusterError(f"n_clusters must be >= 2, got {self.n_clusters}")
+        if self.max_seconds is not None and (
+            isinstance(self.max_seconds, bool) or not isinstance(self.max_seconds, (int, float, np.integer, np.floating))
+        ):
+            raise GanclusterError(f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise GanclusterError(f"max_seconds must be > 0 or None, got {self.max_seconds}")
-        if self.assign not in ("encoder", "kmeans"):
+        if not isinstance(self.assign, str) or self.assign not in ("encoder", "kmeans"):
             raise GanclusterError(f"assign must be 'encoder' or 'kmeans', got {self.assign!r}")
-        check_priors(self.priors, int(self.n_clusters))
+        if self.priors is not None:  # None is uniform: nothing to check (and nothing to allocate yet)
+            try:
+                check_priors(self.priors, int(self.n_clusters))
+            except GanclusterError:
+                raise
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise GanclusterError(f"priors must be a list of {self.n_clusters} positive numbers summing to 1, "
+                                      f"got {self.priors!r}") from exc
+        self._check_run_params()
+
+    def _check_run_params(self) -> None:
+        """Budget, seed, device and reliability settings; then every other parameter against its annotation."""
+        if not _whole_number(self.max_steps) or self.max_steps < 1:
+            raise GanclusterError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+        if not _whole_number(self.batch_size) or self.batch_size < 2:  # batch norm needs two samples
+            raise GanclusterError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
+        if not isinstance(self.device, str):
+            raise GanclusterError(f"device must be a string (auto, cpu, cuda or cuda:N), got {self.device!r}")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.RandomState) or (_whole_number(rs) and 0 <= rs < 2**32)):
+            raise GanclusterError(
+                f"random_state must be None, an integer in [0, 2**32 - 1] or a numpy RandomState, got {rs!r}"
+            )
+        if isinstance(self.verbose, str) or not isinstance(self.verbose, (int, np.integer, bool)):
+            raise GanclusterError(f"verbose must be an integer (0 = silent), got {self.verbose!r}")
+        every = self._reliability("checkpoint_every")
+        if every is not None and (not _whole_number(every) or every < 1):
+            raise GanclusterError(f"checkpoint_every must be an integer >= 1 or None (auto), got {every!r}")
+        if self._reliability("on_divergence") not in ("stop", "rollback"):
+            raise GanclusterError(
+                f"on_divergence must be 'stop' or 'rollback', got {self._reliability('on_divergence')!r}"
+            )
+        rollbacks = self._reliability("max_rollbacks")
+        if not _whole_number(rollbacks) or rollbacks < 0:
+            raise GanclusterError(f"max_rollbacks must be an integer >= 0, got {rollbacks!r}")
+        hints = _init_hints(type(self))
+        for name, value in self.get_params(deep=False).items():
+            annotation = hints.get(name)
+            if annotation is None or name in _CHECKED_BY_HAND or typing.get_origin(annotation) is typing.Literal:
+                continue  # Literal choices are checked by the subclass, with its own message
+            try:
+                check_type(name, value, annotation)
+            except ConfigError as exc:
+                raise ConfigError(f"parameter {exc}") from None
+
+    def _reliability(self, name: str) -> Any:
+        """A reliability setting: the parameter if the estimator has it, else its default."""
+        return getattr(self, name, RELIABILITY_DEFAULTS[name])
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
         """Vectors go through sklearn's checks; images (3-D or 4-D arrays) through ours."""
@@ -71,10 +145,17 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if arr is not None and arr.ndim in (3, 4):
             if arr.dtype.kind not in "biuf":
                 raise GanclusterError(f"image array has dtype {arr.dtype}; give numbers (float in [0, 1] or uint8)")
+            if arr.shape[0] == 0 or 0 in arr.shape[1:]:
+                raise GanclusterError(f"image array has shape {arr.shape}: it needs at least one sample and "
+                                      "non-empty images")
+            n_bad = int((~np.isfinite(arr)).sum()) if arr.dtype.kind == "f" else 0
+            if not n_bad and arr.dtype.kind == "f" and arr.size and (arr.min() < 0 or arr.max() > 1):
+                raise GanclusterError(
+                    f"image values must lie in [0, 1] (got {arr.min():.3g}..{arr.max():.3g}); divide by 255 or rescale"
+                )
             images = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
             if images.ndim == 3:
                 images = images[:, None]
-            n_bad = int((~np.isfinite(images)).sum())
             if n_bad:
                 raise GanclusterError(f"X contains {n_bad} NaN or infinite value(s); remove or impute them")
             if images.size and (images.min() < 0 or images.max() > 1):
@@ -96,8 +177,16 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             vectors = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
         except GanclusterError:
             raise
-        except ValueError as exc:
-            raise GanclusterError(str(exc)) from exc
+        except (ValueError, TypeError) as exc:  # sklearn: wrong shape, text, NaN, sparse, complex, ...
+            # one line: sklearn's messages go on with a print-out of the array
+            lines = [ln.strip() for ln in str(exc).splitlines()]
+            text = " ".join(ln for ln in lines if ln and not ln.startswith(("array=", "[")))
+            error = InputTypeError if isinstance(exc, TypeError) else GanclusterError
+            raise error(f"X is not usable: {text}") from exc
+        big = float(np.abs(vectors).max()) if vectors.size else 0.0
+        if big > np.finfo(np.float32).max / 4:  # standardising could overflow float32
+            raise GanclusterError(f"X has values up to {big:.3g}, too large for float32 arithmetic; rescale it "
+                                  "(e.g. divide by its largest value)")
         if reset:
             self.data_shape_ = (vectors.shape[1],)
         return vectors.astype(np.float32)
@@ -136,8 +225,9 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         priors = check_priors(self.priors, self.n_clusters)
         if len(self.data_shape_) == 1:
-            self.mean_ = X.mean(0).astype(np.float32)
-            scale = X.std(0)
+            # statistics in float64: float32 sums of large values overflow
+            self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
+            scale = X.std(0, dtype=np.float64)
             self.scale_ = np.where(scale > 1e-8 * (1 + np.abs(self.mean_)), scale, 1.0).astype(np.float32)
         device = resolve_device(self.device)
         seed = self._seed()
@@ -149,7 +239,10 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         cfg = TrainConfig(
             max_steps=int(self.max_steps), max_seconds=self.max_seconds, batch_size=int(self.batch_size),
             seed=seed, progress=bool(self.verbose), checkpoint_every=max(1, int(self.max_steps) // 10),
+            on_divergence=self._reliability("on_divergence"), max_rollbacks=int(self._reliability("max_rollbacks")),
         )
+        if self._reliability("checkpoint_every") is not None:
+            cfg.checkpoint_every = int(self._reliability("checkpoint_every"))
         trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate, snapshot=self._snapshot,
                           extra_meta={"estimator": self._meta()} if run_dir else None)
         if resume:

@@ -2,27 +2,44 @@
 
 It reads top to bottom: build batches from in-memory tensors, call ``method.train_step`` until the
 step or time budget runs out, and on the way log, evaluate, draw sample grids and checkpoint.
-Resuming restores weights, optimizers, RNG states, the data order and the step counter, so a run
-that is killed and resumed ends where an uninterrupted one would.
+Resuming restores weights, optimizers, schedulers, RNG states, the data order and the step counter,
+so a run that is killed (even by SIGKILL, even mid-write) and resumed ends where an uninterrupted one
+would. A divergence guard checks every step's losses and the weights at every checkpoint: a
+non-finite value stops the run naming the step and the loss, or (``on_divergence="rollback"``)
+returns to the last good state with a lower learning rate. A checkpoint never holds non-finite
+weights, so the last one on disk is always a good one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from .checkpoint import load_file, pack_training_state, save_file, unpack_training_state
+from .checkpoint import (
+    atomic_write_text,
+    load_file,
+    pack_training_state,
+    remove_stale_temp_files,
+    save_file,
+    unpack_training_state,
+)
 from .config import require, to_dict
-from .errors import DivergenceError
+from .errors import CheckpointError, DivergenceError, OutputError
 from .methods.base import Batch, Method
 from .metrics.registry import append_jsonl
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+LOG_FILE = "metrics.jsonl"
+PROVENANCE_FILE = "provenance.jsonl"
 
 EvalFn = Callable[[Method], dict[str, float]]
 
@@ -38,6 +55,10 @@ class TrainConfig:
     log_every: int = 100
     eval_every_seconds: float = 30.0
     checkpoint_every: int = 1000
+    checkpoint_every_seconds: float | None = 60.0  # so that time-budget runs checkpoint too
+    on_divergence: Literal["stop", "rollback"] = "stop"
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
     progress: bool = False
 
     def validate(self) -> None:
@@ -45,6 +66,12 @@ class TrainConfig:
         require(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds}")
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         require(self.log_every >= 1 and self.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1")
+        require(self.checkpoint_every_seconds is None or self.checkpoint_every_seconds > 0,
+                f"checkpoint_every_seconds must be > 0 or None, got {self.checkpoint_every_seconds}")
+        require(self.on_divergence in ("stop", "rollback"),
+                f"on_divergence must be 'stop' or 'rollback', got {self.on_divergence!r}")
+        require(self.max_rollbacks >= 0, f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
+        require(0 < self.rollback_lr_factor <= 1, f"rollback_lr_factor must be in (0, 1], got {self.rollback_lr_factor}")
 
 
 class BatchSampler:
@@ -81,7 +108,11 @@ class TrainResult:
 
 
 class Trainer:
-    """Runs ``method`` on ``data`` under ``cfg``; writes into ``run_dir`` when one is given."""
+    """Runs ``method`` on ``data`` under ``cfg``; writes into ``run_dir`` when one is given.
+
+    ``method.schedulers`` (a dict of learning-rate schedulers, optional) is checkpointed with the
+    optimizers; stepping them is the method's business.
+    """
 
     def __init__(
         self,
@@ -108,16 +139,37 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        self.seed = cfg.seed  # the seed of the run; a resumed run reports the one it started with
+        self.resumed_from: int | None = None
+        self.saved_step: int | None = None  # step of the last checkpoint on disk
+        self.rollbacks = 0
+        self.lr_factor = 1.0  # product of the learning-rate cuts made by rollbacks
+        self._good: tuple[dict[str, Tensor], dict[str, Any]] | None = None  # rollback target
+        self._data_record: dict[str, Any] | None = None
+
+    @property
+    def schedulers(self) -> dict[str, Any]:
+        return getattr(self.method, "schedulers", None) or {}
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path | None:
-        return self.run_dir / "checkpoint.safetensors" if self.run_dir else None
+        return self.run_dir / CHECKPOINT_FILE if self.run_dir else None
 
-    def save_checkpoint(self) -> None:
-        if self.checkpoint_path is None:
-            return
-        tensors, meta = pack_training_state(self.method, self.method.optimizers)
+    def data_record(self) -> dict[str, Any]:
+        """Shape and SHA-256 of the training tensor, so a resume on other data is refused."""
+        if self._data_record is None:
+            digest = hashlib.sha256()
+            flat = self.data.detach().reshape(self.data.shape[0], -1)
+            for start in range(0, flat.shape[0], 8192):
+                digest.update(flat[start : start + 8192].cpu().contiguous().numpy().tobytes())
+            self._data_record = {"shape": list(self.data.shape), "dtype": str(self.data.dtype),
+                                 "sha256": digest.hexdigest()}
+        return self._data_record
+
+    def _state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything a resume needs, as (tensors, JSON meta). Tensors may alias live ones."""
+        tensors, meta = pack_training_state(self.method, self.method.optimizers, self.schedulers)
         tensors["trainer.rng"] = self.rng.get_state()
         tensors["trainer.data_rng"] = self.data_rng.get_state()
         tensors["trainer.perm"] = self.batches.perm
@@ -127,63 +179,234 @@ class Trainer:
             elapsed=self.elapsed,
             data_pos=self.batches.pos,
             seen=self.batches.seen,
+            seed=self.seed,
+            rollbacks=self.rollbacks,
+            lr_factor=self.lr_factor,
             train=to_dict(self.cfg),
             settings=self.method.settings_dict(),
             **self.extra_meta,
         )
+        if self.run_dir is not None:
+            meta["data"] = self.data_record()
+        return tensors, meta
+
+    def save_checkpoint(self) -> None:
+        """Write the training state atomically. Callers check the weights are finite first."""
+        if self.checkpoint_path is None:
+            return
+        tensors, meta = self._state()
         save_file(self.checkpoint_path, tensors, meta)
+        self.saved_step = self.step
         if self.on_checkpoint is not None:
             self.on_checkpoint(self.checkpoint_path)
 
+    def _remember_good_state(self) -> None:
+        """Keep an in-memory copy of the current (finite) state as the rollback target."""
+        if self.cfg.on_divergence != "rollback":
+            return
+        tensors, meta = self._state()
+        self._good = ({k: v.detach().clone() for k, v in tensors.items()}, json.loads(json.dumps(meta)))
+
+    def _restore(self, tensors: dict[str, Tensor], meta: dict[str, Any], path: Any, rollback: bool = False) -> None:
+        """Load a state from :meth:`_state`. Everything is checked before anything changes."""
+        try:
+            step, pos, seen = int(meta["step"]), int(meta["data_pos"]), int(meta["seen"])
+            elapsed = float(meta["elapsed"])
+            perm = tensors["trainer.perm"]
+            rng_state, data_rng_state = tensors["trainer.rng"], tensors["trainer.data_rng"]
+            seed = int(meta.get("seed", meta.get("train", {}).get("seed", self.seed)))
+            rollbacks, lr_factor = int(meta.get("rollbacks", 0)), float(meta.get("lr_factor", 1.0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(
+                f"{path} is not a training checkpoint (no trainer state: {exc}); a model file cannot be resumed"
+            ) from exc
+        n = self.data.shape[0]
+        if perm.dtype != torch.int64 or perm.ndim != 1 or perm.numel() != n or not 0 <= pos <= n or step < 0:
+            raise CheckpointError(
+                f"{path} was trained on {perm.numel()} samples, this data has {n}; resume with the same data"
+            )
+        saved_data = meta.get("data")
+        if not rollback and isinstance(saved_data, dict) and self.run_dir is not None:
+            mine = self.data_record()
+            if saved_data.get("shape") != mine["shape"]:
+                raise CheckpointError(
+                    f"{path} was trained on data of shape {tuple(saved_data.get('shape') or ())}, this data has "
+                    f"shape {tuple(mine['shape'])}; resume with the same data or start a new run"
+                )
+            if saved_data.get("sha256") != mine["sha256"]:
+                raise CheckpointError(
+                    f"{path} was trained on other data (same shape, different values); resume with the same "
+                    "data, standardised the same way, or start a new run"
+                )
+        unpack_training_state(self.method, self.method.optimizers, tensors, meta, path, self.schedulers)
+        try:
+            self.rng.set_state(rng_state)
+            self.data_rng.set_state(data_rng_state)
+        except (RuntimeError, TypeError) as exc:
+            raise CheckpointError(f"{path}: the trainer's random state is corrupt ({exc})") from exc
+        self.batches.perm = perm.clone()
+        self.batches.pos, self.batches.seen, self.step = pos, seen, step
+        self.lr_factor = lr_factor
+        if not rollback:  # a rollback keeps the clock running and counts its rollbacks itself
+            self.elapsed, self.seed, self.rollbacks = elapsed, seed, rollbacks
+
     def resume(self) -> bool:
-        """Continue from ``run_dir/checkpoint.safetensors`` if it exists. Returns whether it did."""
+        """Continue from ``run_dir/checkpoint.safetensors`` if it exists. Returns whether it did.
+
+        Leftovers of a killed run are tidied: temporary files of an interrupted checkpoint write
+        and log records of steps after the checkpoint (they will be run again).
+        """
         path = self.checkpoint_path
-        if path is None or not path.exists():
+        if path is None:
+            return False
+        remove_stale_temp_files(path)
+        if not path.exists():
+            self._prune_log(0)
             return False
         tensors, meta = load_file(path, expect_method=self.method.name)
-        unpack_training_state(self.method, self.method.optimizers, tensors, meta, path)
-        self.rng.set_state(tensors["trainer.rng"])
-        self.data_rng.set_state(tensors["trainer.data_rng"])
-        self.batches.perm = tensors["trainer.perm"].clone()
-        self.batches.pos = int(meta["data_pos"])
-        self.batches.seen = int(meta["seen"])
-        self.step = int(meta["step"])
-        self.elapsed = float(meta["elapsed"])
+        self._restore(tensors, meta, path)
+        self.resumed_from = self.saved_step = self.step
+        self._prune_log(self.step)
         return True
+
+    def _prune_log(self, step: int) -> None:
+        """Drop log lines cut by a kill and records of steps after ``step``."""
+        path = self.run_dir / LOG_FILE if self.run_dir else None
+        if path is None or not path.exists():
+            return
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        keep = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            at = record.get("step") if isinstance(record, dict) else None
+            if isinstance(at, (int, float)) and at > step:
+                continue
+            keep.append(line)
+        if keep != lines or (lines and not path.read_bytes().endswith(b"\n")):
+            atomic_write_text(path, "".join(line + "\n" for line in keep))
+
+    # -- the guard ---------------------------------------------------------------------------------
+    def _nonfinite_weights(self) -> list[str]:
+        return [name for name, t in self.method.state_dict().items()
+                if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+    def _diverged(self, reason: str) -> None:
+        """Roll back to the last good state with a lower learning rate, or stop with a clear error."""
+        cfg, at = self.cfg, self.step
+        can_roll = cfg.on_divergence == "rollback" and self._good is not None
+        if can_roll and self.rollbacks < cfg.max_rollbacks:
+            self.rollbacks += 1
+            tensors, meta = self._good
+            self._restore(tensors, meta, "the last good state", rollback=True)
+            target = cfg.rollback_lr_factor ** self.rollbacks
+            self.method.lr_scale(target / self.lr_factor)
+            self.lr_factor = target
+            self._log({"step": self.step, "seconds": round(self.elapsed, 3), "divergence": {
+                "at_step": at, "reason": reason, "action": "rollback", "rollback": self.rollbacks,
+                "lr_factor": target}})
+            return
+        self._log({"step": at, "seconds": round(self.elapsed, 3),
+                   "divergence": {"at_step": at, "reason": reason, "action": "stop"}})
+        if self.checkpoint_path is not None and self.saved_step is not None:
+            kept = f"The last good checkpoint (step {self.saved_step}) is kept in {self.checkpoint_path}."
+        elif self.checkpoint_path is not None:
+            kept = "No checkpoint had been written yet."
+        else:
+            kept = "No checkpoint was kept (fit without run_dir)."
+        tried = (f" after {self.rollbacks} rollback(s) that cut the learning rate to x{self.lr_factor:g}"
+                 if cfg.on_divergence == "rollback" else "")
+        raise DivergenceError(
+            f"training diverged at step {at}{tried}: {reason}. {kept} Lower the learning rate (lr), try "
+            "loss='wgan-gp', or set on_divergence='rollback' to resume from the last good state automatically."
+        )
 
     # -- the loop ----------------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.run_dir is not None:
-            append_jsonl(self.run_dir / "metrics.jsonl", record)
+            try:
+                append_jsonl(self.run_dir / LOG_FILE, record)
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot write the training log {self.run_dir / LOG_FILE}: {exc.strerror or exc}; the last "
+                    "checkpoint is kept. Free disk space and resume."
+                ) from exc
+
+    def _record_provenance(self) -> None:
+        """One line per start or resume: versions, commit, device, seed and resolved settings."""
+        if self.run_dir is None:
+            return
+        from .runs import provenance  # runs imports this module; import at call time
+
+        device = next(self.method.parameters()).device
+        record = {
+            "event": "resume" if self.resumed_from is not None else "start",
+            "step": self.step,
+            "seed": self.seed,
+            **provenance(device),
+            "method": self.method.name,
+            "settings": self.method.settings_dict(),
+            "train": to_dict(self.cfg),
+            "data": self.data_record(),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        }
+        try:
+            append_jsonl(self.run_dir / PROVENANCE_FILE, record)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.run_dir / PROVENANCE_FILE}: {exc.strerror or exc}; "
+                              "choose a writable folder") from exc
 
     def fit(self) -> TrainResult:
         cfg, method = self.cfg, self.method
         method.train()
         method.prepare(self.data)
+        if self.run_dir is not None:
+            remove_stale_temp_files(self.checkpoint_path)
+        self._record_provenance()
+        if self._nonfinite_weights():
+            raise DivergenceError(f"the model's weights are not finite at step {self.step} before training; "
+                                  "start a new run")
+        self._remember_good_state()
         progress = _Progress(cfg, self.step, self.elapsed) if cfg.progress else None
         start = time.perf_counter() - self.elapsed  # preparation is not counted as training time
         next_eval = self.elapsed + cfg.eval_every_seconds
-        while self.step < cfg.max_steps:
-            if cfg.max_seconds is not None and time.perf_counter() - start >= cfg.max_seconds:
-                break
+        last_checkpoint = self.elapsed
+        while True:
+            if self.step >= cfg.max_steps or (
+                cfg.max_seconds is not None and time.perf_counter() - start >= cfg.max_seconds
+            ):
+                bad_weights = self._nonfinite_weights()
+                if not bad_weights:
+                    break
+                self._diverged(f"non-finite weights in {', '.join(bad_weights[:3])}")
+                continue
             logs = method.train_step(self.batches, self.rng)
             self.step += 1
             self.elapsed = time.perf_counter() - start
             bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
             if bad:
-                raise DivergenceError(
-                    f"training diverged at step {self.step}: non-finite {bad}. The last good checkpoint "
-                    "(if any) is kept; lower the learning rate or try loss='wgan-gp'."
-                )
+                self._diverged("non-finite loss " + ", ".join(f"{k}={v}" for k, v in bad.items()))
+                continue
             if self.step % cfg.log_every == 0:
                 self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen, **logs})
             if (self.evaluate is not None or self.snapshot is not None) and self.elapsed >= next_eval:
                 self._run_eval()
                 next_eval = self.elapsed + cfg.eval_every_seconds
                 start = time.perf_counter() - self.elapsed  # evaluation time is not training time
-            if self.step % cfg.checkpoint_every == 0:
+            due = self.step % cfg.checkpoint_every == 0 or (
+                cfg.checkpoint_every_seconds is not None and self.elapsed - last_checkpoint >= cfg.checkpoint_every_seconds
+            )
+            if due:
+                bad_weights = self._nonfinite_weights()
+                if bad_weights:
+                    self._diverged(f"non-finite weights in {', '.join(bad_weights[:3])}")
+                    continue
                 self.save_checkpoint()
+                self._remember_good_state()
+                last_checkpoint = self.elapsed
             if progress is not None:
                 progress.update(self.step, self.elapsed, logs, self.history)
         if progress is not None:
@@ -199,7 +422,12 @@ class Trainer:
         self.method.eval()
         with torch.no_grad():
             if self.snapshot is not None:
-                self.snapshot(self.method, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+                path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+                try:
+                    self.snapshot(self.method, path)
+                except OSError as exc:
+                    raise OutputError(f"cannot write {path}: {exc.strerror or exc}; the last checkpoint is kept. "
+                                      "Free disk space and resume.") from exc
             if self.evaluate is not None:
                 scores = self.evaluate(self.method)
                 self._log({"step": self.step, "seconds": round(self.elapsed, 3), "images": self.batches.seen,
