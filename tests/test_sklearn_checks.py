@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gancluster import GMGAN, NEMGAN, ClusterGAN
+from gancluster import GMGAN, NEMGAN, PGMGAN, ClusterGAN
 
 # sklearn's checks set n_clusters=1 on clusterers in these; gancluster refuses n_clusters < 2 by
 # design (a one-cluster model is a plain GAN, and a silent 1 is almost always a typo), so each of
@@ -24,6 +24,7 @@ EXPECTED_FAILURES = {
         ClusterGAN(n_clusters=3, max_steps=100, warmup_steps=60, batch_size=16, random_state=0),
         NEMGAN(n_clusters=3, max_steps=20, batch_size=16, random_state=0),
         GMGAN(n_clusters=3, max_steps=20, batch_size=16, random_state=0),
+        PGMGAN(n_clusters=3, max_steps=20, batch_size=16, scan_steps=20, kmeans_init_steps=20, random_state=0),
     ],
     expected_failed_checks=lambda est: EXPECTED_FAILURES,
 )

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from gancluster import ClusterGAN, NEMGAN, GMGAN, load
+    from gancluster import ClusterGAN, NEMGAN, GMGAN, PGMGAN, load
     model = ClusterGAN(n_clusters=10, max_seconds=300).fit(X)
     labels = model.predict(X)
     images, clusters = model.sample(64, cluster=3)
@@ -14,6 +14,7 @@ from ._version import __version__
 from .clustergan import ClusterGAN
 from .gmgan import GMGAN
 from .nemgan import NEMGAN
+from .pgmgan import PGMGAN
 from .errors import CheckpointError, ConfigError, DataNotFoundError, GanclusterError
 from .estimator import load
 
@@ -25,6 +26,7 @@ __all__ = [
     "GMGAN",
     "GanclusterError",
     "NEMGAN",
+    "PGMGAN",
     "__version__",
     "load",
 ]

@@ -63,6 +63,9 @@ class ClusterGAN(GANClusterer):
         device: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
+        checkpoint_every: int | None = None,
+        on_divergence: Literal["stop", "rollback"] = "stop",
+        max_rollbacks: int = 3,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -88,6 +91,9 @@ class ClusterGAN(GANClusterer):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_every = checkpoint_every
+        self.on_divergence = on_divergence
+        self.max_rollbacks = max_rollbacks
 
     def settings(self) -> ClusterGANSettings:
         """The resolved method settings: the recipe's, overridden by parameters that are not None."""

@@ -68,7 +68,13 @@ def resolve_device(device: str) -> torch.device:
 
 
 class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
-    """Shared machinery of every GAN clustering estimator. Subclasses build their method."""
+    """Shared machinery of every GAN clustering estimator. Subclasses build their method.
+
+    Reliability parameters every estimator takes: ``checkpoint_every`` (steps between training
+    checkpoints when ``fit`` writes a run folder; None = a tenth of ``max_steps``), ``on_divergence``
+    ('stop' raises :class:`DivergenceError` naming the step and the loss; 'rollback' reloads the last
+    good checkpoint with a lower learning rate, at most ``max_rollbacks`` times).
+    """
 
     method_name: ClassVar[str] = ""
 

@@ -80,6 +80,9 @@ class GMGAN(GANClusterer):
         device: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
+        checkpoint_every: int | None = None,
+        on_divergence: Literal["stop", "rollback"] = "stop",
+        max_rollbacks: int = 3,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -113,6 +116,9 @@ class GMGAN(GANClusterer):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_every = checkpoint_every
+        self.on_divergence = on_divergence
+        self.max_rollbacks = max_rollbacks
 
     # ---- settings ----------------------------------------------------------------------------------
     def _check_params(self) -> None:

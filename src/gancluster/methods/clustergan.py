@@ -57,10 +57,10 @@ class ClusterGANSettings:
     real_neighbours: int = 10
     real_augment: bool = True
     fake_cluster_to_encoder: float = 0.0
-    warmup_steps: int = 1500
+    warmup_steps: int = 3000
     warmup_batch_size: int = 256
     warmup_lr: float = 1e-3
-    warmup_heads: int = 5
+    warmup_heads: int = 10
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod

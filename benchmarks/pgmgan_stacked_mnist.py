@@ -1,0 +1,165 @@
+"""PGMGAN on Stacked-MNIST (1000 modes): modes and KL (log10) against training time; partitioner NMI.
+
+Stacked-MNIST: 100k images, each channel a random MNIST training digit (seeded,
+:func:`gancluster.data_stacked.make_stacked_mnist`). The partitioner (k = 200 as in the paper: SimCLR
+pretext on a subset, k-NN graph of its embeddings, eq. 5) is trained first; its NMI against the
+1000 mode labels is reported next to the paper's 0.48. The GAN then trains for ``--minutes`` of
+training time (evaluation excluded); every ``--eval-every`` seconds 10,000 samples are labelled per
+channel by the shipped MNIST classifier (modes, KL); at the end 50,000 samples.
+
+    python benchmarks/pgmgan_stacked_mnist.py [--seeds 0] [--minutes 60] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import normalized_mutual_info_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+
+from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
+from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
+from gancluster.methods.pgmgan import PGMGANMethod  # noqa: E402
+from gancluster.metrics.modes import stacked_mnist_metrics  # noqa: E402
+from gancluster.pgmgan import PGMGAN  # noqa: E402
+from gancluster.priors import check_priors  # noqa: E402
+from gancluster.train import TrainConfig, Trainer  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.json"
+
+
+@torch.no_grad()
+def coverage(method: PGMGANMethod, clf, n: int, seed: int) -> dict[str, float]:
+    method.eval()
+    rng = torch.Generator().manual_seed(seed)
+    xs = []
+    for start in range(0, n, 1000):
+        x, _ = method.generate(min(1000, n - start), rng)
+        xs.append(x)
+    m = stacked_mnist_metrics(predict_channels(clf, torch.cat(xs)))
+    return {"modes": m.modes, "kl": m.kl_log10, "accept": method.last_accept_rate}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="GAN training time budget per seed")
+    ap.add_argument("--steps", type=int, default=12000,
+                    help="generator steps (lambda and the learning rate anneal over them); the time budget may stop earlier")
+    ap.add_argument("--eval-every", type=float, default=300.0, help="seconds of training between evaluations")
+    ap.add_argument("--k", type=int, default=200)
+    ap.add_argument("--n-samples", type=int, default=100_000)
+    ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (python literals)")
+    ap.add_argument("--widths", type=int, nargs=2, default=[16, 32], help="i-ResNet bottleneck widths per stage")
+    ap.add_argument("--blocks", type=int, default=1, help="i-ResNet blocks per stage")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="10k images, 3 minutes")
+    ap.add_argument("--section", default="pgmgan-stacked-mnist")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
+    extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - CLI literals
+    params = dict(n_clusters=args.k, device="cpu", n_critic=1, partition_subset=10_000, pretext_steps=300,
+                  scan_steps=1000)
+    if args.quick:
+        params.update(pretext_steps=50, scan_steps=100, partition_subset=2000)
+    params.update(extra)
+    clf = load_domain_classifier("mnist")
+    t0 = time.time()
+    runs = []
+    for seed in args.seeds:
+        data = make_stacked_mnist(args.n_samples, seed=seed)
+        x = torch.from_numpy(data.X)
+        est = PGMGAN(random_state=seed, max_steps=args.steps, **params)
+        est._check_params()
+        settings = est.settings(tuple(x.shape[1:]))
+        # a leaner i-ResNet than the default (2 stages x 2 blocks, widths 32/64): CPU budget
+        settings.partitioner = replace(settings.partitioner, image_widths=tuple(args.widths), image_depth=args.blocks)
+        torch.manual_seed(seed)
+        method = PGMGANMethod(settings, args.k, tuple(x.shape[1:]), check_priors(None, args.k))
+        curve = []
+
+        def evaluate(m: PGMGANMethod, seed=seed, curve=curve) -> dict[str, float]:
+            out = coverage(m, clf, 10_000, seed + 1)
+            out["steps"] = int(m.steps_done)
+            curve.append(out)
+            print("eval", out, flush=True)
+            return out
+
+        cfg = TrainConfig(max_steps=args.steps, max_seconds=60 * args.minutes, batch_size=int(est.batch_size), seed=seed,
+                          eval_every_seconds=args.eval_every, log_every=200)
+        trainer = Trainer(method, x, cfg, evaluate=evaluate)
+        t = time.time()
+        result = trainer.fit()  # prepare() trains the partitioner first (not counted as training time)
+        part_seconds = float(method.partitioner_seconds)
+        labels = method.train_labels.numpy()
+        nmi = normalized_mutual_info_score(data.y, labels)
+        print(f"seed {seed}: partitioner {part_seconds:.0f} s, NMI vs 1000 modes {nmi:.3f}, "
+              f"partitions used {np.unique(labels).size}, fit wall {time.time() - t:.0f} s", flush=True)
+        for rec in method.prepare_log[-4:]:
+            print(rec, flush=True)
+        for rec, h in zip(curve, [h for h in result.history if "eval" in h]):
+            rec["seconds"] = h["seconds"]
+        final = coverage(method, clf, 50_000, seed + 2)
+        run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
+               "train_seconds": result.seconds, "curve": curve, "final": final}
+        runs.append(run)
+        print(json.dumps(run), flush=True)
+    wall = time.time() - t0
+    text = report(runs, args, params, wall)
+    print(text)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({"command": command(), "params": params, "runs": runs}, indent=1))
+        write_section(args.section, text)
+
+
+def report(runs: list[dict], args, params: dict, wall: float) -> str:
+    lines = [
+        "## PGMGAN on Stacked-MNIST (issue 5)",
+        "",
+        f"`{command()}` — seeds {args.seeds}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
+        f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, "
+        f"GAN budget {args.minutes:g} min of training time per seed; total wall {wall / 60:.1f} min on {machine()}. "
+        f"{args.note}",
+        "",
+        "Modes / KL (log10, PacGAN's definition) from the shipped MNIST classifier (test accuracy "
+        f"{load_domain_classifier('mnist').info.get('test_accuracy', '?')}) on each channel; curve points on "
+        "10,000 samples, final on 50,000. Partitioner NMI (sklearn arithmetic mean) against the 1000 mode labels.",
+        "",
+        "| seed | partitioner s | partitioner NMI (paper 0.48) | GAN steps | final modes | final KL |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(f"| {r['seed']} | {r['partitioner_seconds']:.0f} | {r['nmi']:.3f} | {r['steps']} | "
+                     f"{r['final']['modes']} | {r['final']['kl']:.3f} |")
+    if len(runs) > 1:
+        lines.append(f"| mean | {mean_std([r['partitioner_seconds'] for r in runs], 0)} | "
+                     f"{mean_std([r['nmi'] for r in runs])} | | {mean_std([r['final']['modes'] for r in runs], 1)} | "
+                     f"{mean_std([r['final']['kl'] for r in runs])} |")
+    lines += ["", "Modes (KL) against GAN training time, 10,000 samples:", ""]
+    for r in runs:
+        pts = ", ".join(f"{c['seconds'] / 60:.0f} min: {c['modes']} ({c['kl']:.2f})" for c in r["curve"] if "seconds" in c)
+        lines.append(f"- seed {r['seed']}: {pts}")
+    modes = np.mean([r["final"]["modes"] for r in runs])
+    kl = np.mean([r["final"]["kl"] for r in runs])
+    ok = modes >= 1000 and kl <= 0.05 and args.minutes <= 60
+    lines += ["", f"Bar (1000/1000 modes, KL <= 0.05 within 60 min): {'**reached**' if ok else '**not reached**'} "
+                  f"(mean {modes:.1f} modes, KL {kl:.3f} after {args.minutes:g} min)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

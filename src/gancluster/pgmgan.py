@@ -1,0 +1,167 @@
+"""``gancluster.PGMGAN``: the estimator around :mod:`gancluster.methods.pgmgan`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .errors import GanclusterError
+from .estimator import GANClusterer, register_estimator
+from .methods.pgmgan import PGMGANMethod, PGMGANSettings
+from .partition.io import save_partitioner
+
+RECIPES = ("best", "faithful")
+_SCAN = {"scan_steps": "steps", "scan_lr": "lr", "alpha": "alpha", "beta": "beta", "n_neighbours": "n_neighbours",
+         "kmeans_init_steps": "kmeans_init_steps", "self_label_steps": "self_label_steps"}
+_TOP = ("n_critic", "lr", "lr_decay", "latent_dim", "guide_end", "guide_reduction", "max_redraws")
+
+
+@register_estimator
+class PGMGAN(GANClusterer):
+    """Partition-Guided mixture of GANs: a partitioner, its guide, one shared conditional G and D.
+
+    Shared parameters as in :class:`gancluster.ClusterGAN`; ``n_clusters`` is the number of
+    partitions k and ``priors`` (None = uniform) the target of the partitioner's marginal term
+    (sampling uses the partitions' empirical frequencies). ``predict`` is the partitioner's argmax,
+    ``transform`` its features, ``sample`` draws partitions by frequency and rejects samples outside
+    their partition (up to ``max_redraws`` redraws).
+
+    PGMGAN's knobs: ``partitioner`` ('iresnet': Lipschitz invertible residual net, 'mlp': plain,
+    'linear'), ``partitions`` ('learned'; 'random' and 'none' are the ablations), ``guide_weight``
+    (lambda at the start, annealed linearly to ``guide_end`` over ``anneal_steps``, default
+    ``max_steps``; 0 = Partition GAN), ``features`` ('auto', 'raw', 'simclr', 'pca'),
+    ``partitioner_path`` (load a partitioner saved by :meth:`save_partitioner` instead of training
+    one), eq. 5's ``alpha`` / ``beta`` / ``n_neighbours`` and step counts. ``recipe='faithful'``
+    follows the paper and official code; ``'best'`` is our CPU recipe (see :class:`PGMGANSettings`).
+    """
+
+    method_name = "pgmgan"
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        priors: Sequence[float] | None = None,
+        recipe: Literal["best", "faithful"] = "best",
+        partitioner: Literal["iresnet", "mlp", "linear"] = "iresnet",
+        partitions: Literal["learned", "random", "none"] = "learned",
+        guide_weight: float = 6.0,
+        guide_end: float | None = None,
+        guide_reduction: Literal["sum", "mean"] | None = None,
+        anneal_steps: int | None = None,
+        features: Literal["auto", "raw", "simclr", "pca"] = "auto",
+        partitioner_path: str | None = None,
+        partition_subset: int = 20000,
+        pretext_steps: int | None = None,
+        scan_steps: int | None = None,
+        scan_lr: float | None = None,
+        alpha: float | None = None,
+        beta: float | None = None,
+        n_neighbours: int | None = None,
+        kmeans_init_steps: int | None = None,
+        self_label_steps: int | None = None,
+        latent_dim: int | None = None,
+        n_critic: int | None = None,
+        lr: float | None = None,
+        lr_decay: bool | None = None,
+        max_redraws: int | None = None,
+        batch_size: int = 100,
+        max_steps: int = 5000,
+        max_seconds: float | None = None,
+        assign: Literal["encoder", "kmeans"] = "encoder",
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: int = 0,
+        checkpoint_every: int | None = None,
+        on_divergence: Literal["stop", "rollback"] = "stop",
+        max_rollbacks: int = 3,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.priors = priors
+        self.recipe = recipe
+        self.partitioner = partitioner
+        self.partitions = partitions
+        self.guide_weight = guide_weight
+        self.guide_end = guide_end
+        self.guide_reduction = guide_reduction
+        self.anneal_steps = anneal_steps
+        self.features = features
+        self.partitioner_path = partitioner_path
+        self.partition_subset = partition_subset
+        self.pretext_steps = pretext_steps
+        self.scan_steps = scan_steps
+        self.scan_lr = scan_lr
+        self.alpha = alpha
+        self.beta = beta
+        self.n_neighbours = n_neighbours
+        self.kmeans_init_steps = kmeans_init_steps
+        self.self_label_steps = self_label_steps
+        self.latent_dim = latent_dim
+        self.n_critic = n_critic
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.max_redraws = max_redraws
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.assign = assign
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_every = checkpoint_every
+        self.on_divergence = on_divergence
+        self.max_rollbacks = max_rollbacks
+
+    def settings(self, data_shape: tuple[int, ...] = (2,)) -> PGMGANSettings:
+        """The resolved method settings for data of ``data_shape``: the recipe's, overridden by non-None parameters."""
+        if self.recipe not in RECIPES:
+            raise GanclusterError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+        if isinstance(self.guide_weight, bool) or not isinstance(self.guide_weight, (int, float)) or not self.guide_weight >= 0:
+            raise GanclusterError(f"guide_weight (lambda) must be a number >= 0, got {self.guide_weight!r}; "
+                                  "0 trains a Partition GAN without the guide")
+        if self.guide_end is not None and not self.guide_end >= 0:
+            raise GanclusterError(f"guide_end must be >= 0, got {self.guide_end!r}")
+        base = PGMGANSettings.best(data_shape) if self.recipe == "best" else PGMGANSettings.faithful()
+        top: dict[str, Any] = {name: getattr(self, name) for name in _TOP if getattr(self, name) is not None}
+        top["guide_start"] = float(self.guide_weight)
+        top["partitions"] = self.partitions
+        top["anneal_steps"] = int(self.anneal_steps if self.anneal_steps is not None else self.max_steps)
+        scan = {field: getattr(self, name) for name, field in _SCAN.items() if getattr(self, name) is not None}
+        pretext = {} if self.pretext_steps is None else {"steps": self.pretext_steps}
+        part = dict(kind=self.partitioner, features=self.features, subset=int(self.partition_subset),
+                    path=None if self.partitioner_path is None else str(self.partitioner_path))
+        settings = replace(base, **top, scan=replace(base.scan, **scan), pretext=replace(base.pretext, **pretext),
+                           partitioner=replace(base.partitioner, **part))
+        settings.validate()
+        return settings
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.partitions not in ("learned", "random", "none"):
+            raise GanclusterError(f"partitions must be 'learned', 'random' or 'none', got {self.partitions!r}")
+        self.settings()
+
+    def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> PGMGANMethod:
+        return PGMGANMethod(self.settings(data_shape), int(self.n_clusters), data_shape, priors)
+
+    # ---- extras ------------------------------------------------------------------------------------
+    def save_partitioner(self, path: str | Path) -> Path:
+        """Write the fitted partitioner alone, for ``partitioner_path`` of later fits on the same data."""
+        check_is_fitted(self, "method_")
+        if self.method_.partitioner is None:
+            raise GanclusterError(f"partitions={self.partitions!r} has no partitioner to save")
+        info = {"seconds": float(self.method_.partitioner_seconds)}
+        if len(self.data_shape_) == 1:
+            info["standardisation"] = {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+        return save_partitioner(self.method_.partitioner, path, info)
+
+    @property
+    def partition_frequencies_(self):
+        """Empirical share of each partition on the training data (what ``sample`` draws from)."""
+        check_is_fitted(self, "method_")
+        return self.method_.prior.mode_weights().detach().cpu().numpy()
