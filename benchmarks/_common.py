@@ -46,6 +46,22 @@ def command() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["warmup_steps=3000", "partitioner='mlp'"]`` -> {"warmup_steps": 3000, "partitioner": "mlp"}.
+
+    Values are YAML scalars (numbers, true/false, null, strings; quotes optional); nothing is evaluated.
+    """
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects name=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def mean_std(values: list[float], digits: int = 3) -> str:
     """``mean ± std`` over seeds (population std; one value prints alone)."""
     arr = np.asarray(values, dtype=float)

@@ -22,16 +22,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan  # noqa: E402
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """``--set warmup_steps=3000`` -> {"warmup_steps": 3000} (values are YAML scalars)."""
-    import yaml
-
-    return {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def first_time_at(curve: list[tuple[float, float]], level: float) -> float | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.metrics import evaluate_clustering  # noqa: E402
@@ -29,7 +29,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_partitioner_nmi.json"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (python literals)")
+    ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (YAML scalars)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="fewer pretext / eq. 5 steps")
     ap.add_argument("--note", default="")
@@ -39,7 +39,7 @@ def main() -> None:
                   scan_steps=1500, self_label_steps=300)
     if args.quick:
         params.update(pretext_steps=100, scan_steps=300, self_label_steps=0, partition_subset=5000)
-    params.update({k: eval(v) for k, v in (s.split("=", 1) for s in args.set)})  # noqa: S307 - CLI literals
+    params.update(parse_overrides(args.set))
     train, test = load_dataset("mnist", split="train"), load_dataset("mnist", split="test")
     t0 = time.time()
     runs = []

@@ -24,7 +24,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
 
 from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
 from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=float, default=300.0, help="seconds of training between evaluations")
     ap.add_argument("--k", type=int, default=200)
     ap.add_argument("--n-samples", type=int, default=100_000)
-    ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (python literals)")
+    ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (YAML scalars)")
     ap.add_argument("--widths", type=int, nargs=2, default=[16, 32], help="i-ResNet bottleneck widths per stage")
     ap.add_argument("--blocks", type=int, default=1, help="i-ResNet blocks per stage")
     ap.add_argument("--threads", type=int, default=2)
@@ -70,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
-    extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - CLI literals
+    extra = parse_overrides(args.set)
     params = dict(n_clusters=args.k, device="cpu", n_critic=1, partition_subset=10_000, pretext_steps=300,
                   scan_steps=1000)
     if args.quick:

@@ -23,7 +23,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.metrics.modes import mode_metrics_2d  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--steps", type=int, default=20000, help="generator steps per run")
     ap.add_argument("--recipe", default="best", choices=["best", "faithful"])
-    ap.add_argument("--set", nargs="*", default=[], help="extra estimator params as key=value (python literals)")
+    ap.add_argument("--set", nargs="*", default=[], help="extra estimator params as key=value (YAML scalars)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="1 seed, 2000 steps")
     ap.add_argument("--section", default="pgmgan-toy")
@@ -55,7 +55,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.seeds, args.steps = [0], 2000
-    extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - CLI literals
+    extra = parse_overrides(args.set)
     t0 = time.time()
     results: list[dict] = []
     tmp = Path(tempfile.mkdtemp(prefix="pgmgan_toy_"))
