@@ -64,8 +64,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=1200.0, help="training time budget per run")
     parser.add_argument("--max-steps", type=int, default=9000, help="generator (or warm-up) steps per run")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a parameter in every run")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the CPU)")
     parser.add_argument("--section", default=None, help="BENCHMARKS.md section name (default from dataset)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     train = load_dataset(args.dataset, split="train")
     test = load_dataset(args.dataset, split="test")
@@ -122,5 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
     main()

@@ -221,3 +221,13 @@ def test_warmup_keeps_the_lowest_loss_head() -> None:
     assert torch.equal(method.encoder.head.weight[latent:], winner.weight[-3:])
     assert torch.equal(method.encoder.head.bias[latent:], winner.bias[-3:])
     assert len(method.extra_heads) == 3
+
+
+def test_warmup_takes_at_most_its_share_of_a_time_budget() -> None:
+    """A warm-up longer than the budget ends at half of it, so the generator still trains."""
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    model = ClusterGAN(n_clusters=3, warmup_steps=10**6, max_steps=10**9, max_seconds=2.0, batch_size=16,
+                       random_state=0).fit(X)
+    warmup_end = int(model.method_.warmup_end)
+    assert 0 < warmup_end < 10**6
+    assert int(model.method_.steps_done) > warmup_end  # GAN steps followed

@@ -383,6 +383,7 @@ class Trainer:
                     break
                 self._diverged(f"non-finite weights in {', '.join(bad_weights[:3])}")
                 continue
+            method.budget_used = (time.perf_counter() - start) / cfg.max_seconds if cfg.max_seconds else 0.0
             logs = method.train_step(self.batches, self.rng)
             self.step += 1
             self.elapsed = time.perf_counter() - start

@@ -18,6 +18,9 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``warmup_heads``: the warm-up trains several cluster heads on the shared encoder body at once and
   keeps the one with the lowest loss (as SCAN does): a single head sometimes settles in a partition
   that merges two classes and splits another; the lowest-loss head rarely does.
+- ``warmup_max_share``: with a time budget (``max_seconds``), the warm-up ends after this share of
+  it even if ``warmup_steps`` are not done, so that a short or slowed-down run still trains its
+  generator (and ``sample`` still draws every cluster).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class ClusterGANSettings:
     warmup_batch_size: int = 256
     warmup_lr: float = 1e-3
     warmup_heads: int = 10
+    warmup_max_share: float = 0.5
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -86,6 +90,7 @@ class ClusterGANSettings:
         require(self.warmup_batch_size >= 1, f"warmup_batch_size must be >= 1, got {self.warmup_batch_size}")
         require(self.warmup_lr > 0, f"warmup_lr must be > 0, got {self.warmup_lr}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
+        require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.warmup_steps == 0 or self.uses_real_data,
                 "warmup_steps > 0 trains the encoder on real data: it needs real_agreement or real_prior_match > 0")
         for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match"):
@@ -127,6 +132,8 @@ class ClusterGANMethod(Method):
         }
         # steps taken so far, in the state dict so that a resumed run knows its phase
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        # the step at which the warm-up ends (earlier than warmup_steps if the time budget cuts it)
+        self.register_buffer("warmup_end", torch.tensor(settings.warmup_steps, dtype=torch.long))
 
     def settings_dict(self) -> dict[str, Any]:
         return to_dict(self.settings)
@@ -143,9 +150,11 @@ class ClusterGANMethod(Method):
 
     @property
     def in_warmup(self) -> bool:
-        return int(self.steps_done) < self.settings.warmup_steps
+        return int(self.steps_done) < int(self.warmup_end)
 
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
+        if self.in_warmup and self.budget_used >= self.settings.warmup_max_share:
+            self.warmup_end.fill_(int(self.steps_done) + 1)  # this step is the last of the warm-up
         warm = self.in_warmup
         self.steps_done += 1
         if warm:
