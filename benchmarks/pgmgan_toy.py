@@ -117,7 +117,7 @@ def report(results: list[dict], args, wall: float, extra: dict) -> str:
             part = [r["partitioner_seconds"] for r in rs if "partitioner_seconds" in r and row in ("partition", "pgmgan")]
             lines.append(
                 f"| {name} | {ROWS[row][0]} | {mean_std([r['modes'] for r in rs], 1)} | "
-                f"{mean_std([100 * r['high_quality'] for r in rs], 1)} | {mean_std([r['reverse_kl'] for r in rs], 4)} | "
+                f"{mean_std([100 * r['high_quality'] for r in rs], 2)} | {mean_std([r['reverse_kl'] for r in rs], 6)} | "
                 f"{mean_std(acc, 3) if acc else '-'} | {mean_std([r['train_seconds'] for r in rs], 0)} | "
                 f"{mean_std(part, 0) if part else '-'} |"
             )
@@ -132,8 +132,8 @@ def report(results: list[dict], args, wall: float, extra: dict) -> str:
         nmi = [r["partitioner_nmi"] for r in rs if "partitioner_nmi" in r]
         lines.append(
             f"- {name} bar ({modes}/{modes} modes, >= {100 * hq:.1f}% high quality, reverse KL <= {kl}): "
-            f"{'**reached**' if ok else '**not reached**'} — PGMGAN mean {got[0]:.1f} modes, {100 * got[1]:.1f}%, "
-            f"{got[2]:.4f}; partitioner NMI vs modes {mean_std(nmi, 3)}."
+            f"{'**reached**' if ok else '**not reached**'} — PGMGAN mean {got[0]:.1f} modes, {100 * got[1]:.2f}%, "
+            f"{got[2]:.2e}; partitioner NMI vs modes {mean_std(nmi, 3)}."
         )
     return "\n".join(lines)
 

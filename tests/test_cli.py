@@ -123,3 +123,12 @@ def test_datasets_lists_builtins(capsys) -> None:
     out = capsys.readouterr().out
     for name in ("digits", "mnist", "fashion-mnist", "ring", "grid", "moons"):
         assert name in out
+
+
+def test_reproduce_lists_every_paper_table_and_refuses_unknown_ones(capsys) -> None:
+    assert main(["reproduce", "--list"]) == 0
+    listed = capsys.readouterr().out
+    for table in ("clustergan-mnist", "clustergan-fashion", "nemgan-table1", "pgmgan-toy"):
+        assert table in listed
+    assert main(["reproduce", "no-such-table"]) == 2
+    assert "unknown table" in capsys.readouterr().err

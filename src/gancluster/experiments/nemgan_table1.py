@@ -226,17 +226,26 @@ def run_table1(
     *,
     judge_steps: int = 600,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    warmup_steps: int | None = None,
     **params: Any,
 ) -> list[dict[str, Any]]:
-    """All (case, variant, seed) runs with one judge per case; rows in order, models dropped."""
+    """All (case, variant, seed) runs with one judge per case; rows in order, models dropped.
+
+    ``warmup_steps`` applies to the variants with a multimodal latent and an inverter on images
+    (the others have no warm-up), as in benchmarks/nemgan_table1.py.
+    """
     rows = []
     for case_key in cases:
         case = CASES[case_key]
         train, test = case.load("train"), case.load("test")
         judge, judge_acc = train_judge(train, seed=0, steps=judge_steps)
         for variant_key in variants:
+            v = VARIANTS[variant_key]
+            extra = {}
+            if warmup_steps is not None and v.multimodal and v.inverter and train.X.ndim == 4:
+                extra["warmup_steps"] = warmup_steps
             for seed in seeds:
-                row = run_case(case_key, variant_key, seed, judge=judge, train=train, test=test, **params)
+                row = run_case(case_key, variant_key, seed, judge=judge, train=train, test=test, **params, **extra)
                 row.pop("_model", None)
                 row["judge_train_acc"] = round(judge_acc, 4)
                 rows.append(row)
