@@ -38,14 +38,12 @@ SETTINGS = dict(deadline=None, derandomize=True, database=None,
 @pytest.fixture(scope="module", autouse=True)
 def case_summary(request):
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"  {name}: {n} cases ({OUTCOMES[name, 'ok']} accepted, {OUTCOMES[name, 'refused']} refused cleanly)"
              for name, n in CASES.items()]
-    text = "\n[hypothesis] cases tried per property:\n" + "\n".join(lines) + f"\n  total: {sum(CASES.values())}"
-    if reporter is not None:
-        reporter.write_line(text)
-    else:
-        print(text)
+    # printed by conftest.pytest_terminal_summary: output of a fixture's teardown would be captured
+    request.config.hypothesis_case_summary = (
+        "[hypothesis] cases tried per property:\n" + "\n".join(lines) + f"\n  total: {sum(CASES.values())}"
+    )
 
 
 def record(name: str, ok: bool) -> None:
