@@ -12,6 +12,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ..losses import gradient_penalty, set_requires_grad
 from ..priors import LatentPrior
 
 
@@ -25,6 +26,35 @@ class Batch(NamedTuple):
 
 
 BatchFn = Callable[[], Batch]
+#: discriminator loss of one real batch: (batch, D(real), D(fake)) -> scalar
+CriticLoss = Callable[[Batch, Tensor, Tensor], Tensor]
+
+
+def train_critic(
+    method: "Method", next_batch: BatchFn, rng: torch.Generator, n_critic: int, loss_fn: CriticLoss,
+    gp_weight: float = 0.0,
+) -> tuple[Batch, float]:
+    """``n_critic`` updates of ``method.discriminator`` on real batches vs fakes from the prior.
+
+    The shared critic phase of the unconditional methods; adds a gradient penalty when
+    ``gp_weight`` > 0. Leaves D frozen for the generator step and returns the last real batch and
+    the last D loss.
+    """
+    G, D, opt = method.generator_net, method.discriminator, method.optimizers["d"]
+    set_requires_grad(D, True)
+    for _ in range(n_critic):
+        batch = next_batch()
+        with torch.no_grad():
+            z, _ = method.prior.sample(batch.x.shape[0], rng)
+            fake = G(z)
+        d_loss = loss_fn(batch, D(batch.x), D(fake))
+        if gp_weight > 0:
+            d_loss = d_loss + gp_weight * gradient_penalty(D, batch.x, fake, rng)
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+    set_requires_grad(D, False)
+    return batch, float(d_loss.detach())
 
 
 class Method(nn.Module):

@@ -38,11 +38,11 @@ from torch import Tensor
 from ..augment import augment
 from ..config import require, to_dict
 from ..errors import GanclusterError
-from ..losses import ADVERSARIAL, gradient_penalty, kl_to_priors, set_requires_grad
+from ..losses import ADVERSARIAL, kl_to_priors, set_requires_grad
 from ..neighbours import knn_graph
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.mixture import DELIGAN_SETTINGS, GaussianMixturePrior, check_scale
-from .base import Batch, BatchFn, Method
+from .base import Batch, BatchFn, Method, train_critic
 
 PriorKind = Literal["static", "dynamic", "deligan"]
 
@@ -316,25 +316,15 @@ class GMGANMethod(Method):
         s = self.settings
         G, D = self.generator_net, self.discriminator
         logs: dict[str, float] = {}
-        set_requires_grad(D, True)
-        for _ in range(s.n_critic):
-            batch = next_batch()
-            real = batch.x
-            with torch.no_grad():
-                z, _ = self.prior.sample(real.shape[0], rng)
-                fake = G(z)
-            if s.supervised:
-                d_loss = supervised_d_loss(D(real), self.labels[batch.index], D(fake))
-            else:
-                d_loss = self.d_loss_fn(D(real), D(fake))
-            if s.loss == "wgan-gp" and not s.supervised:
-                d_loss = d_loss + s.gp_weight * gradient_penalty(D, real, fake, rng)
-            self.optimizers["d"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.optimizers["d"].step()
-        logs["loss_d"] = float(d_loss.detach())
-
-        set_requires_grad(D, False)
+        if s.supervised:
+            def critic_loss(b: Batch, d_real: Tensor, d_fake: Tensor) -> Tensor:
+                return supervised_d_loss(d_real, self.labels[b.index], d_fake)
+        else:
+            def critic_loss(b: Batch, d_real: Tensor, d_fake: Tensor) -> Tensor:
+                return self.d_loss_fn(d_real, d_fake)
+        gp = s.gp_weight if s.loss == "wgan-gp" and not s.supervised else 0.0
+        batch, logs["loss_d"] = train_critic(self, next_batch, rng, s.n_critic, critic_loss, gp)
+        real = batch.x
         z, modes = self.prior.sample(real.shape[0], rng)
         fake = G(z)
         if s.supervised:

@@ -48,11 +48,11 @@ from torch.func import functional_call
 from ..augment import augment
 from ..config import require, to_dict
 from ..errors import GanclusterError
-from ..losses import ADVERSARIAL, gradient_penalty, kl_to_priors, set_requires_grad
+from ..losses import ADVERSARIAL, kl_to_priors
 from ..neighbours import knn_graph
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.additive import AdditivePrior
-from .base import Batch, BatchFn, Method
+from .base import Batch, BatchFn, Method, train_critic
 
 
 @dataclass
@@ -293,22 +293,11 @@ class NEMGANMethod(Method):
         G, D, H = self.generator_net, self.discriminator, self.inverter
         logs: dict[str, float] = {}
 
-        set_requires_grad(D, True)
-        for _ in range(s.n_critic):
-            batch = next_batch()
-            real = batch.x
-            with torch.no_grad():
-                z, _ = self.prior.sample(real.shape[0], rng)
-                fake = G(z)
-            d_loss = self.d_loss_fn(D(real), D(fake))
-            if s.loss == "wgan-gp":
-                d_loss = d_loss + s.gp_weight * gradient_penalty(D, real, fake, rng)
-            self.optimizers["d"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.optimizers["d"].step()
-        logs["loss_d"] = float(d_loss.detach())
-
-        set_requires_grad(D, False)
+        batch, logs["loss_d"] = train_critic(
+            self, next_batch, rng, s.n_critic, lambda _, d_real, d_fake: self.d_loss_fn(d_real, d_fake),
+            s.gp_weight if s.loss == "wgan-gp" else 0.0,
+        )
+        real = batch.x
         z, modes = self.prior.sample(real.shape[0], rng)
         fake = G(z)
         adv = self.g_loss_fn(D(fake))

@@ -26,7 +26,7 @@ from torch import Tensor
 from ..config import require, to_dict
 from ..errors import GanclusterError
 from ..losses import d_hinge, g_hinge, set_requires_grad
-from ..nets_conditional import build_conditional_gan, is_image28
+from ..nets_conditional import build_conditional_gan
 from ..partition.features import PretextSettings, pretext_features, train_pretext
 from ..partition.guide import LambdaSchedule, guided_generator_loss
 from ..partition.io import load_partitioner
