@@ -33,12 +33,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ..augment import augment
 from ..config import require, to_dict
-from ..losses import ADVERSARIAL, kl_to_priors
-from ..neighbours import knn_graph
+from ..losses import ADVERSARIAL
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors import OneHotGaussianPrior
+from . import real_clusters
 from .base import Batch, BatchFn, Method, train_critic
 
 
@@ -117,7 +116,9 @@ class ClusterGANMethod(Method):
         self.discriminator = build_critic(settings.net, data_shape, 1)
         self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
         # extra cluster heads tried during the warm-up; the best one is copied into the encoder
-        n_extra = settings.warmup_heads - 1 if settings.warmup_steps > 0 else 0
+        self.recipe = real_clusters.RealClusterRecipe.of(settings)
+        self.neighbours: Tensor | None = None
+        n_extra = self.recipe.extra_heads
         self.extra_heads = nn.ModuleList(nn.Linear(self.encoder.feature_dim, n_clusters) for _ in range(n_extra))
         self.register_buffer("head_loss", torch.zeros(n_extra + 1))
         self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[settings.loss]
@@ -163,35 +164,21 @@ class ClusterGANMethod(Method):
 
     def _warmup_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         """Encoder alone on a large batch of real data: neighbour agreement and prior matching."""
-        s = self.settings
-        source = next_batch().source
-        index = torch.randint(0, source.shape[0], (s.warmup_batch_size,), generator=rng, device=source.device)
-        batch = Batch(source[index], index, source)
+        s, recipe = self.settings, self.recipe
+        batch = real_clusters.warmup_batch(recipe, next_batch().source, rng)
         logs: dict[str, float] = {}
         opt = self.optimizers["e"]
-        for group in opt.param_groups:
-            group["lr"] = s.warmup_lr
-        feats = self.encoder.features(self._real_views(batch, rng))
-        heads = [self.encoder.head(feats)[:, s.latent_dim :], *(h(feats) for h in self.extra_heads)]
-        losses = torch.stack([self._cluster_terms(logits, logs if i == 0 else {}) for i, logits in enumerate(heads)])
+        real_clusters.set_lr(opt, s.warmup_lr)
+        views = real_clusters.real_views(recipe, batch, self.neighbours, rng)
+        loss = real_clusters.warmup_loss(recipe, self.encoder, s.latent_dim, self.extra_heads, self.head_loss,
+                                         views, self.prior.mode_weights(), logs)
         opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        loss.backward()
         opt.step()
-        with torch.no_grad():  # a running mean of each head's loss picks the winner
-            self.head_loss.mul_(0.98).add_(0.02 * losses.detach())
         if not self.in_warmup:  # the last warm-up step: keep the best head, GAN phase at the common rate
-            self._keep_best_head()
-            for group in opt.param_groups:
-                group["lr"] = s.lr
+            real_clusters.keep_best_head(self.encoder, s.latent_dim, self.extra_heads, self.head_loss)
+            real_clusters.set_lr(opt, s.lr)
         return logs
-
-    @torch.no_grad()
-    def _keep_best_head(self) -> None:
-        best = int(self.head_loss.argmin())
-        if best > 0:
-            head, chosen = self.encoder.head, self.extra_heads[best - 1]
-            head.weight[self.settings.latent_dim :] = chosen.weight
-            head.bias[self.settings.latent_dim :] = chosen.bias
 
     def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         s = self.settings
@@ -229,37 +216,9 @@ class ClusterGANMethod(Method):
 
     def prepare(self, data: Tensor) -> None:
         """Build the k-NN graph the agreement term samples neighbours from."""
-        if self.settings.real_agreement > 0:
-            self.neighbours = knn_graph(data, self.settings.real_neighbours)
+        self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
 
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
         """Recipe terms that teach the encoder's cluster head on real data (see module doc)."""
-        return self._cluster_terms(self.cluster_logits(self._real_views(batch, rng)), logs)
-
-    def _real_views(self, batch: Batch, rng: torch.Generator) -> Tensor:
-        """The real batch and (for the agreement term) a random neighbour of each sample, augmented."""
-        s = self.settings
-        x = batch.x
-        views = [x]
-        if s.real_agreement > 0:
-            pick = torch.randint(0, self.neighbours.shape[1], (x.shape[0],), generator=rng, device=x.device)
-            views.append(batch.source[self.neighbours[batch.index, pick]])
-        if s.real_augment:
-            views = [augment(v, rng) for v in views]
-        return torch.cat(views)
-
-    def _cluster_terms(self, logits: Tensor, logs: dict[str, float]) -> Tensor:
-        """Neighbour agreement and prior matching of one head's cluster logits on real views."""
-        s = self.settings
-        probs = F.softmax(logits, dim=1)
-        loss = logits.new_zeros(())
-        if s.real_agreement > 0:
-            p_x, p_nn = probs.chunk(2)
-            agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
-            loss = loss + s.real_agreement * agree
-            logs["loss_real_agree"] = float(agree.detach())
-        if s.real_prior_match > 0:
-            match = kl_to_priors(probs, self.prior.mode_weights())
-            loss = loss + s.real_prior_match * match
-            logs["loss_real_prior"] = float(match.detach())
-        return loss
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        return real_clusters.cluster_terms(self.recipe, self.cluster_logits(views), self.prior.mode_weights(), logs)

@@ -38,10 +38,10 @@ from torch import Tensor
 from ..augment import augment
 from ..config import require, to_dict
 from ..errors import GanclusterError
-from ..losses import ADVERSARIAL, kl_to_priors, set_requires_grad
-from ..neighbours import knn_graph
+from ..losses import ADVERSARIAL, set_requires_grad
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.mixture import DELIGAN_SETTINGS, GaussianMixturePrior, check_scale
+from . import real_clusters
 from .base import Batch, BatchFn, Method, train_critic
 
 PriorKind = Literal["static", "dynamic", "deligan"]
@@ -238,6 +238,8 @@ class GMGANMethod(Method):
         }
         if self.guide is not None:
             self.optimizers["guide"] = torch.optim.Adam(self.guide.parameters(), lr=settings.lr, betas=betas)
+        self.recipe = real_clusters.RealClusterRecipe.of(settings)
+        self.neighbours: Tensor | None = None
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         # 1 once Algorithm 2 has trained ``classifier``; until then the guide (if any) clusters
         self.register_buffer("classifier_ready", torch.zeros((), dtype=torch.long))
@@ -283,8 +285,7 @@ class GMGANMethod(Method):
             raise GanclusterError("supervised GM-GAN needs class labels: call fit(X, y) with y")
         if self.labels is not None:
             self.labels = self.labels.to(data.device)
-        if self.settings.real_agreement > 0:
-            self.neighbours = knn_graph(data, self.settings.real_neighbours)
+        self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
         self.train_data = data  # for Algorithm 2's real-data terms; not saved
 
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
@@ -297,19 +298,16 @@ class GMGANMethod(Method):
     def _warmup_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         """The guide alone on a large batch of real data (recipe; see module doc)."""
         s = self.settings
-        source = next_batch().source
-        index = torch.randint(0, source.shape[0], (s.warmup_batch_size,), generator=rng, device=source.device)
+        batch = real_clusters.warmup_batch(self.recipe, next_batch().source, rng)
         logs: dict[str, float] = {}
         opt = self.optimizers["guide"]
-        for group in opt.param_groups:
-            group["lr"] = s.warmup_lr
-        loss = self._real_data_loss(Batch(source[index], index, source), rng, logs)
+        real_clusters.set_lr(opt, s.warmup_lr)
+        loss = self._real_data_loss(batch, rng, logs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if not self.in_warmup:
-            for group in opt.param_groups:
-                group["lr"] = s.lr
+            real_clusters.set_lr(opt, s.lr)
         return logs
 
     def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
@@ -355,27 +353,9 @@ class GMGANMethod(Method):
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float],
                         net: torch.nn.Module | None = None) -> Tensor:
         """Neighbour agreement and prior matching of the guide (or ``net``) on real data (recipe)."""
-        s = self.settings
         net = self.guide if net is None else net
-        x = batch.x
-        views = [x]
-        if s.real_agreement > 0:
-            pick = torch.randint(0, self.neighbours.shape[1], (x.shape[0],), generator=rng, device=x.device)
-            views.append(batch.source[self.neighbours[batch.index, pick]])
-        if s.real_augment:
-            views = [augment(v, rng) for v in views]
-        probs = F.softmax(net(torch.cat(views)), dim=1)
-        loss = x.new_zeros(())
-        if s.real_agreement > 0:
-            p_x, p_nn = probs.chunk(2)
-            agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
-            loss = loss + s.real_agreement * agree
-            logs["loss_real_agree"] = float(agree.detach())
-        if s.real_prior_match > 0:
-            match = kl_to_priors(probs, self.prior.mode_weights().detach())
-            loss = loss + s.real_prior_match * match
-            logs["loss_real_prior"] = float(match.detach())
-        return loss
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        return real_clusters.cluster_terms(self.recipe, net(views), self.prior.mode_weights(), logs)
 
     # ---- Algorithm 2 -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -48,10 +48,10 @@ from torch.func import functional_call
 from ..augment import augment
 from ..config import require, to_dict
 from ..errors import GanclusterError
-from ..losses import ADVERSARIAL, kl_to_priors
-from ..neighbours import knn_graph
+from ..losses import ADVERSARIAL
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.additive import AdditivePrior
+from . import real_clusters
 from .base import Batch, BatchFn, Method, train_critic
 
 
@@ -195,6 +195,7 @@ class NEMGANMethod(Method):
         # the labelled few (prior learning): buffers so they follow .to(device), not saved in weights
         self.register_buffer("labeled_x", None, persistent=False)
         self.register_buffer("labeled_y", None, persistent=False)
+        self.recipe = real_clusters.RealClusterRecipe.of(s)
         self.neighbours: Tensor | None = None
         self._bank: tuple[Tensor, Tensor] | None = None
 
@@ -208,11 +209,8 @@ class NEMGANMethod(Method):
         self.labeled_y = y.long()
 
     def prepare(self, data: Tensor) -> None:
-        if self.settings.uses_real_data and self.settings.real_agreement > 0:
-            k = self.settings.real_neighbours
-            # the shared graph is cosine on PCA features: right for images, but on low-dimensional
-            # vectors cosine only sees angles around the mean (moons, blobs), so use distances there
-            self.neighbours = knn_graph(data, k)
+        if self.settings.uses_real_data:
+            self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 
@@ -271,21 +269,17 @@ class NEMGANMethod(Method):
     def _warmup_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         """``h`` alone on a large batch of real data (recipe); priors are learned here when asked."""
         s = self.settings
-        source = next_batch().source
-        index = torch.randint(0, source.shape[0], (s.warmup_batch_size,), generator=rng, device=source.device)
-        batch = Batch(source[index], index, source)
+        batch = real_clusters.warmup_batch(self.recipe, next_batch().source, rng)
         logs: dict[str, float] = {}
         opt = self.optimizers["h"]
-        for group in opt.param_groups:
-            group["lr"] = s.warmup_lr
+        real_clusters.set_lr(opt, s.warmup_lr)
         loss = self._real_data_loss(batch, rng, logs, prior_pull=not self.learn_priors)
         loss = loss + self._labeled_loss(rng, logs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if not self.in_warmup:
-            for group in opt.param_groups:
-                group["lr"] = s.lr
+            real_clusters.set_lr(opt, s.lr)
         return logs
 
     def _gan_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
@@ -377,24 +371,6 @@ class NEMGANMethod(Method):
 
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float], prior_pull: bool) -> Tensor:
         """Recipe terms that teach ``h``'s cluster head on real data (module doc)."""
-        s = self.settings
-        x = batch.x
-        views = [x]
-        agree_on = s.real_agreement > 0 and self.neighbours is not None
-        if agree_on:
-            pick = torch.randint(0, self.neighbours.shape[1], (x.shape[0],), generator=rng, device=x.device)
-            views.append(batch.source[self.neighbours[batch.index, pick]])
-        if s.real_augment:
-            views = [augment(v, rng) for v in views]
-        probs = F.softmax(self._invert(torch.cat(views))[1], dim=1)
-        loss = x.new_zeros(())
-        if agree_on:
-            p_x, p_nn = probs.chunk(2)
-            agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
-            loss = loss + s.real_agreement * agree
-            logs["loss_real_agree"] = float(agree.detach())
-        if prior_pull and s.real_prior_match > 0:
-            match = kl_to_priors(probs, self.prior.mode_weights().detach())
-            loss = loss + s.real_prior_match * match
-            logs["loss_real_prior"] = float(match.detach())
-        return loss
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        return real_clusters.cluster_terms(self.recipe, self._invert(views)[1], self.prior.mode_weights(), logs,
+                                           agreement=self.neighbours is not None, prior_pull=prior_pull)

@@ -1,0 +1,151 @@
+"""Clusters learned on real data: the inverter recipe that ClusterGAN, NEMGAN and GM-GAN share.
+
+In the papers the inverter (ClusterGAN's encoder, NEMGAN's ``h``, GM-GAN's classifier) learns its
+clusters from generated data only, which takes a generator that already draws good data: hundreds
+of thousands of GPU steps. The best CPU recipes also teach the inverter's cluster head on real data,
+with the SCAN objective that PGMGAN's partitioner uses (paper 003, eq. 5):
+
+- *neighbour agreement*: a sample and one of its nearest neighbours (a k-NN graph of PCA
+  features, built once) should fall in the same cluster, ``-log <p(x), p(x_nn)>``, on augmented
+  views;
+- *prior matching*: the batch mean of the cluster probabilities is pulled to the cluster priors
+  (condition C3 of paper 000, applied to the inverter's view of real data).
+
+Before the GAN starts, a *warm-up* trains the inverter alone with these terms on large batches
+(cheap steps: no generator, no discriminator). It trains several cluster heads on the shared body
+and keeps the one with the lowest running loss (as SCAN does), because a single head sometimes
+settles on a partition that merges two classes and splits another.
+
+A method owns the heads and buffers (so its checkpoints carry them) and calls the functions here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..augment import augment
+from ..losses import kl_to_priors
+from ..neighbours import knn_graph
+from .base import Batch
+
+#: decay of the running mean of each warm-up head's loss (the head with the lowest one is kept)
+HEAD_LOSS_DECAY = 0.98
+
+
+@dataclass(frozen=True)
+class RealClusterRecipe:
+    """The real-data terms and the warm-up, read from a method's flat settings (``real_*``, ``warmup_*``)."""
+
+    agreement: float
+    prior_match: float
+    neighbours: int
+    augment: bool
+    warmup_steps: int
+    warmup_batch_size: int
+    warmup_lr: float
+    warmup_heads: int = 1
+
+    @classmethod
+    def of(cls, settings: Any) -> "RealClusterRecipe":
+        return cls(
+            agreement=settings.real_agreement, prior_match=settings.real_prior_match,
+            neighbours=settings.real_neighbours, augment=settings.real_augment,
+            warmup_steps=settings.warmup_steps, warmup_batch_size=settings.warmup_batch_size,
+            warmup_lr=settings.warmup_lr, warmup_heads=getattr(settings, "warmup_heads", 1),
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.agreement > 0 or self.prior_match > 0
+
+    @property
+    def extra_heads(self) -> int:
+        """Cluster heads trained beside the inverter's own during the warm-up."""
+        return self.warmup_heads - 1 if self.warmup_steps > 0 else 0
+
+
+def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
+    """The k-NN graph the agreement term draws neighbours from (None when the term is off)."""
+    return knn_graph(data, recipe.neighbours) if recipe.agreement > 0 else None
+
+
+def real_views(recipe: RealClusterRecipe, batch: Batch, graph: Tensor | None, rng: torch.Generator) -> Tensor:
+    """The real batch and (for the agreement term) a random neighbour of each sample, augmented."""
+    x = batch.x
+    views = [x]
+    if recipe.agreement > 0 and graph is not None:
+        pick = torch.randint(0, graph.shape[1], (x.shape[0],), generator=rng, device=x.device)
+        views.append(batch.source[graph[batch.index, pick]])
+    if recipe.augment:
+        views = [augment(v, rng) for v in views]
+    return torch.cat(views)
+
+
+def cluster_terms(
+    recipe: RealClusterRecipe, logits: Tensor, priors: Tensor, logs: dict[str, float], *,
+    agreement: bool = True, prior_pull: bool = True,
+) -> Tensor:
+    """Neighbour agreement and prior matching of cluster logits on :func:`real_views`.
+
+    ``agreement`` says whether the views hold neighbour pairs (the second half of the rows);
+    ``prior_pull=False`` leaves the priors out (NEMGAN learning its priors from labels).
+    """
+    probs = F.softmax(logits, dim=1)
+    loss = logits.new_zeros(())
+    if agreement and recipe.agreement > 0:
+        p_x, p_nn = probs.chunk(2)
+        agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
+        loss = loss + recipe.agreement * agree
+        logs["loss_real_agree"] = float(agree.detach())
+    if prior_pull and recipe.prior_match > 0:
+        match = kl_to_priors(probs, priors.detach())
+        loss = loss + recipe.prior_match * match
+        logs["loss_real_prior"] = float(match.detach())
+    return loss
+
+
+def warmup_batch(recipe: RealClusterRecipe, source: Tensor, rng: torch.Generator) -> Batch:
+    """A large batch of real rows drawn with replacement (warm-up steps are cheap, batches big)."""
+    index = torch.randint(0, source.shape[0], (recipe.warmup_batch_size,), generator=rng, device=source.device)
+    return Batch(source[index], index, source)
+
+
+def warmup_loss(
+    recipe: RealClusterRecipe, net: nn.Module, offset: int, extra_heads: nn.ModuleList, head_loss: Tensor,
+    views: Tensor, priors: Tensor, logs: dict[str, float], *, agreement: bool = True, prior_pull: bool = True,
+) -> Tensor:
+    """Summed loss of every warm-up head on ``views``; updates their running losses.
+
+    ``net`` is a critic-shaped network (``features`` and ``head``) whose cluster logits are
+    ``head(features)[:, offset:]``; ``extra_heads`` read the same features.
+    """
+    feats = net.features(views)
+    heads = [net.head(feats)[:, offset:], *(h(feats) for h in extra_heads)]
+    losses = torch.stack([
+        cluster_terms(recipe, logits, priors, logs if i == 0 else {}, agreement=agreement, prior_pull=prior_pull)
+        for i, logits in enumerate(heads)
+    ])
+    with torch.no_grad():
+        head_loss.mul_(HEAD_LOSS_DECAY).add_((1 - HEAD_LOSS_DECAY) * losses.detach())
+    return losses.sum()
+
+
+@torch.no_grad()
+def keep_best_head(net: nn.Module, offset: int, extra_heads: nn.ModuleList, head_loss: Tensor) -> int:
+    """Copy the warm-up head with the lowest running loss into ``net``'s cluster head; returns its index."""
+    best = int(head_loss.argmin())
+    if best > 0:
+        chosen = extra_heads[best - 1]
+        net.head.weight[offset:] = chosen.weight
+        net.head.bias[offset:] = chosen.bias
+    return best
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
