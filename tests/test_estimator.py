@@ -207,27 +207,3 @@ def test_load_never_unpickles(tmp_path) -> None:
     with pytest.raises(CheckpointError):
         gancluster.load(bad)
     assert not marker.exists()
-
-
-def test_warmup_keeps_the_lowest_loss_head() -> None:
-    X, _ = blobs(300)
-    # stop right at the end of the warm-up, when the winner is copied into the encoder's cluster head
-    est = small(max_steps=20, warmup_steps=20, warmup_heads=4).fit(X)
-    method = est.method_
-    assert int(method.steps_done) == 20 and not method.in_warmup
-    latent = method.settings.latent_dim
-    best = int(method.head_loss.argmin())
-    winner = method.encoder.head if best == 0 else method.extra_heads[best - 1]
-    assert torch.equal(method.encoder.head.weight[latent:], winner.weight[-3:])
-    assert torch.equal(method.encoder.head.bias[latent:], winner.bias[-3:])
-    assert len(method.extra_heads) == 3
-
-
-def test_warmup_takes_at_most_its_share_of_a_time_budget() -> None:
-    """A warm-up longer than the budget ends at half of it, so the generator still trains."""
-    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
-    model = ClusterGAN(n_clusters=3, warmup_steps=10**6, max_steps=10**9, max_seconds=2.0, batch_size=16,
-                       random_state=0).fit(X)
-    warmup_end = int(model.method_.warmup_end)
-    assert 0 < warmup_end < 10**6
-    assert int(model.method_.steps_done) > warmup_end  # GAN steps followed

@@ -20,7 +20,7 @@ from .priors.mixture import check_scale
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = (
     "c", "sigma", "loss", "n_critic", "lr", "guidance", "real_agreement", "real_prior_match", "warmup_steps",
-    "samples_per_gaussian", "classifier_steps", "classifier_init", "classifier_augment", "std_penalty",
+    "warmup_heads", "samples_per_gaussian", "classifier_steps", "classifier_init", "classifier_augment", "std_penalty",
     "classifier_real_terms",
 )
 
@@ -67,6 +67,7 @@ class GMGAN(GANClusterer):
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
         warmup_steps: int | None = None,
+        warmup_heads: int | None = None,
         samples_per_gaussian: int | None = None,
         classifier_steps: int | None = None,
         classifier_init: str | None = None,
@@ -103,6 +104,7 @@ class GMGAN(GANClusterer):
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
         self.warmup_steps = warmup_steps
+        self.warmup_heads = warmup_heads
         self.samples_per_gaussian = samples_per_gaussian
         self.classifier_steps = classifier_steps
         self.classifier_init = classifier_init

@@ -29,8 +29,8 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
-_OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps", "prior_loss",
-                "prior_lr", "fake_cluster_to_inverter")
+_OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps", "warmup_heads",
+                "prior_loss", "prior_lr", "fake_cluster_to_inverter")
 
 
 @register_estimator
@@ -75,6 +75,7 @@ class NEMGAN(GANClusterer):
         real_prior_match: float | None = None,
         fake_cluster_to_inverter: float | None = None,
         warmup_steps: int | None = None,
+        warmup_heads: int | None = None,
         prior_loss: str | None = None,
         prior_lr: float | None = None,
         batch_size: int = 64,
@@ -107,6 +108,7 @@ class NEMGAN(GANClusterer):
         self.real_prior_match = real_prior_match
         self.fake_cluster_to_inverter = fake_cluster_to_inverter
         self.warmup_steps = warmup_steps
+        self.warmup_heads = warmup_heads
         self.prior_loss = prior_loss
         self.prior_lr = prior_lr
         self.batch_size = batch_size

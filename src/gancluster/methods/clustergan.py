@@ -131,10 +131,7 @@ class ClusterGANMethod(Method):
                                   betas=betas),
             "d": torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr, betas=betas),
         }
-        # steps taken so far, in the state dict so that a resumed run knows its phase
-        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-        # the step at which the warm-up ends (earlier than warmup_steps if the time budget cuts it)
-        self.register_buffer("warmup_end", torch.tensor(settings.warmup_steps, dtype=torch.long))
+        real_clusters.register_phase_state(self, settings.warmup_steps)
 
     def settings_dict(self) -> dict[str, Any]:
         return to_dict(self.settings)
@@ -154,11 +151,7 @@ class ClusterGANMethod(Method):
         return int(self.steps_done) < int(self.warmup_end)
 
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
-        if self.in_warmup and self.budget_used >= self.settings.warmup_max_share:
-            self.warmup_end.fill_(int(self.steps_done) + 1)  # this step is the last of the warm-up
-        warm = self.in_warmup
-        self.steps_done += 1
-        if warm:
+        if real_clusters.next_step_in_warmup(self, self.settings.warmup_max_share):
             return self._warmup_step(next_batch, rng)
         return self._gan_step(next_batch, rng)
 

@@ -18,7 +18,9 @@ K-way classifier of the same shape as Algorithm 2's.
 - ``real_agreement`` / ``real_prior_match`` / ``warmup_steps``: the guide learns on real data that a
   sample and one of its nearest neighbours (k-NN graph of PCA features) share a cluster
   (``-log <p(x), p(x_nn)>`` on augmented views) and that its batch-mean cluster probabilities match
-  the mixture weights; the first ``warmup_steps`` train the guide alone on large batches.
+  the mixture weights; the first ``warmup_steps`` train the guide alone on large batches, with
+  ``warmup_heads`` heads of which the lowest-loss one is kept, ending early once
+  ``warmup_max_share`` of a time budget is used (:mod:`gancluster.methods.real_clusters`).
 - ``guidance``: the generator's extra loss ``CE(guide(G(z)), k)``. It is supervised GM-GAN's
   generator term with the guide's pseudo-labels standing for the real classes and f the identity:
   Gaussian k must produce what the guide calls cluster k. The guide itself never learns from fakes.
@@ -33,7 +35,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..augment import augment
 from ..config import require, to_dict
@@ -76,9 +78,11 @@ class GMGANSettings:
     real_prior_match: float = 5.0
     real_neighbours: int = 10
     real_augment: bool = True
-    warmup_steps: int = 1500
+    warmup_steps: int = 3000
     warmup_batch_size: int = 256
     warmup_lr: float = 1e-3
+    warmup_heads: int = 10
+    warmup_max_share: float = 0.5
     samples_per_gaussian: int = 2000
     classifier_steps: int = 600
     classifier_batch_size: int = 256
@@ -125,6 +129,8 @@ class GMGANSettings:
         require(self.lr > 0 and self.warmup_lr > 0 and self.classifier_lr > 0, "learning rates must be > 0")
         require(self.real_neighbours >= 1, f"real_neighbours must be >= 1, got {self.real_neighbours}")
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
+        require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.warmup_batch_size >= 1 and self.classifier_batch_size >= 1, "batch sizes must be >= 1")
         require(self.samples_per_gaussian >= 1, f"samples_per_gaussian must be >= 1, got {self.samples_per_gaussian}")
         require(self.classifier_steps >= 0, f"classifier_steps must be >= 0, got {self.classifier_steps}")
@@ -229,6 +235,11 @@ class GMGANMethod(Method):
             self.register_buffer("class_map", cmap)
         self.classifier = build_critic(settings.net, data_shape, n_clusters)
         self.guide = build_critic(settings.net, data_shape, n_clusters) if settings.has_guide else None
+        self.recipe = real_clusters.RealClusterRecipe.of(settings)
+        # extra cluster heads tried during the warm-up; the best one is copied into the guide
+        n_extra = self.recipe.extra_heads if self.guide is not None else 0
+        self.extra_heads = nn.ModuleList(nn.Linear(self.guide.feature_dim, n_clusters) for _ in range(n_extra))
+        self.register_buffer("head_loss", torch.zeros(n_extra + 1))
         self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[settings.loss]
         betas = tuple(settings.betas)
         g_params = list(self.generator_net.parameters()) + list(self.prior.parameters())
@@ -237,10 +248,10 @@ class GMGANMethod(Method):
             "d": torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr, betas=betas),
         }
         if self.guide is not None:
-            self.optimizers["guide"] = torch.optim.Adam(self.guide.parameters(), lr=settings.lr, betas=betas)
-        self.recipe = real_clusters.RealClusterRecipe.of(settings)
+            self.optimizers["guide"] = torch.optim.Adam([*self.guide.parameters(), *self.extra_heads.parameters()],
+                                                        lr=settings.lr, betas=betas)
         self.neighbours: Tensor | None = None
-        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        real_clusters.register_phase_state(self, settings.warmup_steps)
         # 1 once Algorithm 2 has trained ``classifier``; until then the guide (if any) clusters
         self.register_buffer("classifier_ready", torch.zeros((), dtype=torch.long))
         self.labels: Tensor | None = None
@@ -278,7 +289,7 @@ class GMGANMethod(Method):
     # ---- training --------------------------------------------------------------------------------
     @property
     def in_warmup(self) -> bool:
-        return int(self.steps_done) < self.settings.warmup_steps
+        return int(self.steps_done) < int(self.warmup_end)
 
     def prepare(self, data: Tensor) -> None:
         if self.settings.supervised and self.labels is None:
@@ -289,9 +300,7 @@ class GMGANMethod(Method):
         self.train_data = data  # for Algorithm 2's real-data terms; not saved
 
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
-        warm = self.in_warmup
-        self.steps_done += 1
-        if warm:
+        if real_clusters.next_step_in_warmup(self, self.settings.warmup_max_share):
             return self._warmup_step(next_batch, rng)
         return self._gan_step(next_batch, rng)
 
@@ -302,11 +311,14 @@ class GMGANMethod(Method):
         logs: dict[str, float] = {}
         opt = self.optimizers["guide"]
         real_clusters.set_lr(opt, s.warmup_lr)
-        loss = self._real_data_loss(batch, rng, logs)
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        loss = real_clusters.warmup_loss(self.recipe, self.guide, 0, self.extra_heads, self.head_loss, views,
+                                         self.prior.mode_weights(), logs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if not self.in_warmup:
+        if not self.in_warmup:  # the last warm-up step: keep the best head, GAN phase at the common rate
+            real_clusters.keep_best_head(self.guide, 0, self.extra_heads, self.head_loss)
             real_clusters.set_lr(opt, s.lr)
         return logs
 

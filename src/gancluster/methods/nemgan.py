@@ -33,6 +33,10 @@ the ClusterGAN recipe:
 - ``warmup_steps``: ``h`` first trains alone on real data with the terms above (cheap steps); while
   priors are learned, that warm-up is where they are learned (labelled cross-entropy + agreement,
   no prior pull on ``h``), so the GAN then starts from the learned priors, as the paper advises.
+- ``warmup_heads`` / ``warmup_max_share``: as in ClusterGAN's recipe, the warm-up trains several
+  cluster heads and keeps the lowest-loss one (one head while learning priors: the labels train
+  ``h``'s own), and ends early once that share of a time budget is used
+  (:mod:`gancluster.methods.real_clusters`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import augment
@@ -87,6 +91,8 @@ class NEMGANSettings:
     warmup_steps: int = 1500
     warmup_batch_size: int = 256
     warmup_lr: float = 1e-3
+    warmup_heads: int = 10
+    warmup_max_share: float = 0.5
     # assignment of real data for models without an inverter
     bank_size: int = 5000
     bank_neighbours: int = 10
@@ -131,6 +137,8 @@ class NEMGANSettings:
         require(0.0 <= self.fake_cluster_to_inverter <= 1.0,
                 f"fake_cluster_to_inverter must be in [0, 1], got {self.fake_cluster_to_inverter}")
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
+        require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
         require(self.warmup_steps == 0 or (self.inverter and self.multimodal),
                 "warmup_steps > 0 trains the inverter's cluster head: it needs inverter=True and multimodal=True")
@@ -181,6 +189,12 @@ class NEMGANMethod(Method):
         self.generator_net = build_generator(s.net, s.latent_dim, data_shape)
         self.discriminator = build_critic(s.net, data_shape, 1)
         self.inverter = build_critic(s.net, data_shape, s.latent_dim + n_clusters) if s.inverter else None
+        self.recipe = real_clusters.RealClusterRecipe.of(s)
+        # extra cluster heads tried during the warm-up (not while learning priors: the labelled
+        # cross-entropy trains h's own head, which is then the one to keep)
+        n_extra = self.recipe.extra_heads if self.inverter is not None and not self.learn_priors else 0
+        self.extra_heads = nn.ModuleList(nn.Linear(self.inverter.feature_dim, n_clusters) for _ in range(n_extra))
+        self.register_buffer("head_loss", torch.zeros(n_extra + 1))
         self.d_loss_fn, self.g_loss_fn = ADVERSARIAL[s.loss]
         betas = tuple(s.betas)
         self.optimizers = {
@@ -188,14 +202,14 @@ class NEMGANMethod(Method):
             "d": torch.optim.Adam(self.discriminator.parameters(), lr=s.lr, betas=betas),
         }
         if self.inverter is not None:
-            self.optimizers["h"] = torch.optim.Adam(self.inverter.parameters(), lr=s.lr, betas=betas)
+            self.optimizers["h"] = torch.optim.Adam([*self.inverter.parameters(), *self.extra_heads.parameters()],
+                                                    lr=s.lr, betas=betas)
         if self.learn_priors:
             self.optimizers["alpha"] = torch.optim.Adam([self.prior.alpha], lr=s.prior_lr, betas=(0.9, 0.999))
-        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        real_clusters.register_phase_state(self, s.warmup_steps)
         # the labelled few (prior learning): buffers so they follow .to(device), not saved in weights
         self.register_buffer("labeled_x", None, persistent=False)
         self.register_buffer("labeled_y", None, persistent=False)
-        self.recipe = real_clusters.RealClusterRecipe.of(s)
         self.neighbours: Tensor | None = None
         self._bank: tuple[Tensor, Tensor] | None = None
 
@@ -255,12 +269,11 @@ class NEMGANMethod(Method):
     # ---- training --------------------------------------------------------------------------------
     @property
     def in_warmup(self) -> bool:
-        return int(self.steps_done) < self.settings.warmup_steps
+        return int(self.steps_done) < int(self.warmup_end)
 
     def train_step(self, next_batch: BatchFn, rng: torch.Generator) -> dict[str, float]:
         self._bank = None  # the generator moves: a bank drawn earlier is stale
-        warm = self.in_warmup
-        self.steps_done += 1
+        warm = real_clusters.next_step_in_warmup(self, self.settings.warmup_max_share)
         logs = self._warmup_step(next_batch, rng) if warm else self._gan_step(next_batch, rng)
         if self.learn_priors:
             logs.update(self._prior_step(next_batch, rng))
@@ -273,12 +286,17 @@ class NEMGANMethod(Method):
         logs: dict[str, float] = {}
         opt = self.optimizers["h"]
         real_clusters.set_lr(opt, s.warmup_lr)
-        loss = self._real_data_loss(batch, rng, logs, prior_pull=not self.learn_priors)
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        loss = real_clusters.warmup_loss(
+            self.recipe, self.inverter, s.latent_dim, self.extra_heads, self.head_loss, views,
+            self.prior.mode_weights(), logs, agreement=self.neighbours is not None, prior_pull=not self.learn_priors,
+        )
         loss = loss + self._labeled_loss(rng, logs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if not self.in_warmup:
+        if not self.in_warmup:  # the last warm-up step: keep the best head, GAN phase at the common rate
+            real_clusters.keep_best_head(self.inverter, s.latent_dim, self.extra_heads, self.head_loss)
             real_clusters.set_lr(opt, s.lr)
         return logs
 
@@ -333,7 +351,7 @@ class NEMGANMethod(Method):
         s = self.settings
         if s.beta_y_ramp == 0:
             return 1.0
-        gan_steps = int(self.steps_done) - s.warmup_steps
+        gan_steps = int(self.steps_done) - int(self.warmup_end)
         return min(1.0, max(gan_steps, 0) / s.beta_y_ramp)
 
     def _labeled_loss(self, rng: torch.Generator, logs: dict[str, float]) -> Tensor:

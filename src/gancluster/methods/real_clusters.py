@@ -149,3 +149,24 @@ def keep_best_head(net: nn.Module, offset: int, extra_heads: nn.ModuleList, head
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+# ---- the warm-up phase ---------------------------------------------------------------------------
+def register_phase_state(method: nn.Module, warmup_steps: int) -> None:
+    """Buffers that tell a resumed run where it is: steps taken, and the step the warm-up ends at."""
+    method.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+    # earlier than warmup_steps when a time budget cuts the warm-up short
+    method.register_buffer("warmup_end", torch.tensor(warmup_steps, dtype=torch.long))
+
+
+def next_step_in_warmup(method: Any, max_share: float) -> bool:
+    """Count one training step; True while it belongs to the warm-up.
+
+    With a time budget, the warm-up ends once ``max_share`` of it is used even if its steps are not
+    done, so a short or slowed-down run still trains its generator (and ``sample`` draws every cluster).
+    """
+    if int(method.steps_done) < int(method.warmup_end) and method.budget_used >= max_share:
+        method.warmup_end.fill_(int(method.steps_done) + 1)  # this step is the last of the warm-up
+    warm = int(method.steps_done) < int(method.warmup_end)
+    method.steps_done += 1
+    return warm

@@ -1,0 +1,77 @@
+"""The real-data cluster recipe shared by ClusterGAN, NEMGAN and GM-GAN (methods.real_clusters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gancluster import GMGAN, NEMGAN, ClusterGAN
+from gancluster.methods import real_clusters
+
+
+def blobs(n: int = 300, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 4.0], [-4.0, -3.0], [4.0, -3.0]])
+    return (centres[rng.integers(0, 3, n)] + 0.4 * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+# estimator, extra parameters, the attribute holding the inverter, and where its cluster logits start
+CASES = {
+    "clustergan": (ClusterGAN, dict(latent_dim=4), "encoder", 4),
+    # NEMGAN's vector recipe leaves the real-data terms off; switch them on to test them
+    "nemgan": (NEMGAN, dict(latent_dim=8, real_agreement=1.0, real_prior_match=5.0), "inverter", 8),
+    "gmgan": (GMGAN, dict(latent_dim=4, classifier_steps=2, samples_per_gaussian=8), "guide", 0),
+}
+
+
+def build(name: str, **kw):
+    cls, extra, _, _ = CASES[name]
+    return cls(**{"n_clusters": 3, "batch_size": 32, "random_state": 0, **extra, **kw})
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_warmup_keeps_the_lowest_loss_head(name: str) -> None:
+    # stop right at the end of the warm-up, when the winner is copied into the inverter's cluster head
+    est = build(name, max_steps=20, warmup_steps=20, warmup_heads=4).fit(blobs())
+    method = est.method_
+    _, _, attr, offset = CASES[name]
+    net = getattr(method, attr)
+    assert int(method.steps_done) == 20 and not method.in_warmup
+    assert len(method.extra_heads) == 3
+    best = int(method.head_loss.argmin())
+    assert float(method.head_loss.max()) > 0  # every head's running loss was tracked
+    winner = net.head if best == 0 else method.extra_heads[best - 1]
+    assert torch.equal(net.head.weight[offset:], winner.weight[-3:])
+    assert torch.equal(net.head.bias[offset:], winner.bias[-3:])
+
+
+def test_keep_best_head_copies_the_winner_and_only_the_cluster_rows() -> None:
+    net = torch.nn.Module()
+    net.head = torch.nn.Linear(5, 2 + 3)
+    extra = torch.nn.ModuleList(torch.nn.Linear(5, 3) for _ in range(2))
+    before = net.head.weight[:2].clone()
+    assert real_clusters.keep_best_head(net, 2, extra, torch.tensor([0.5, 0.7, 0.1])) == 2
+    assert torch.equal(net.head.weight[2:], extra[1].weight)
+    assert torch.equal(net.head.weight[:2], before)
+    assert real_clusters.keep_best_head(net, 2, extra, torch.tensor([0.05, 0.7, 0.1])) == 0
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_warmup_takes_at_most_its_share_of_a_time_budget(name: str) -> None:
+    """A warm-up longer than the budget ends at half of it, so the generator still trains."""
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    model = build(name, warmup_steps=10**6, max_steps=10**9, max_seconds=2.0, batch_size=16).fit(X)
+    warmup_end = int(model.method_.warmup_end)
+    assert 0 < warmup_end < 10**6
+    assert int(model.method_.steps_done) > warmup_end  # GAN steps followed
+
+
+def test_one_head_while_nemgan_learns_priors() -> None:
+    """The labelled cross-entropy trains h's own head, so no extra heads compete with it."""
+    X = blobs(120)
+    y = np.full(120, -1)
+    y[:12] = np.arange(12) % 3
+    est = NEMGAN(n_clusters=3, latent_dim=8, batch_size=32, random_state=0, max_steps=6, warmup_steps=4,
+                 warmup_heads=5, learn_priors=True).fit(X, y)
+    assert len(est.method_.extra_heads) == 0
