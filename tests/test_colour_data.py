@@ -23,6 +23,8 @@ from gancluster.errors import DataNotFoundError, GanclusterError
 from gancluster.experiments import packaged_configs
 from gancluster.runs import DataSpec, build_estimator
 
+from _checks import raises as _raises
+
 COLOUR_ENVS = ("GANCLUSTER_CIFAR10", "GANCLUSTER_CIFAR100", "GANCLUSTER_STL10", "GANCLUSTER_SVHN", "GANCLUSTER_CELEBA")
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CELEBA_ATTRS = (
@@ -41,23 +43,8 @@ def _no_dataset_env(monkeypatch):
 
 
 def raises(*words: str, exc: type[Exception] = GanclusterError):
-    """pytest.raises that also checks every word is in the one-line message (case-insensitive)."""
-
-    class _Check:
-        def __enter__(self):
-            self.ctx = pytest.raises(exc)
-            self.info = self.ctx.__enter__()
-            return self.info
-
-        def __exit__(self, *args):
-            handled = self.ctx.__exit__(*args)
-            msg = str(self.info.value)
-            assert "\n" not in msg, f"message is not one line: {msg}"
-            missing = [w for w in words if w.lower() not in msg.lower()]
-            assert not missing, f"{missing} not in message: {msg}"
-            return handled
-
-    return _Check()
+    """Every message here must be one line: it is what the CLI prints."""
+    return _raises(*words, exc=exc, one_line=True)
 
 
 def images(n: int, h: int, w: int, seed: int) -> np.ndarray:

@@ -152,9 +152,8 @@ def decode(
         for a in range(0, n, CHUNK):
             for batch in source.read(positions[a : a + CHUNK]):
                 k = len(batch)
-                x = to_unit_float(center_crop(batch, crop, source.label_of(int(positions[done]))))
-                if size is not None:
-                    x = resize_images(x, size)
+                x = center_crop(batch, crop, source.label_of(int(positions[done])))
+                x = to_unit_float(resize_images(x, size) if size is not None else x)
                 if out is None:
                     out = np.empty((n, *x.shape[1:]), dtype=np.float32)
                 if x.shape[1] != out.shape[1]:  # grey among colour: colour wins

@@ -33,6 +33,7 @@ from . import builtin, celeba, cifar, stl10, svhn
 from .arrays import center_crop, parse_image_size, resize_images
 from .dataset import Dataset
 from .files import ARRAY_SUFFIXES, IMAGE_SUFFIXES, image_folder_source, load_file
+from .layout import Layout
 from .lazy import LazyImages
 from .subsets import (
     Label,
@@ -63,8 +64,11 @@ class DatasetInfo:
     labels: str = ""  # what label= selects, if anything
 
 
-def _colour_source(env: str, expected: str, page: str) -> str:
-    return f"--data-dir DIR (or ${env}) holding {expected}, from {page}"
+def _colour(name: str, description: str, n_classes: int, layout: Layout, splits: tuple[str, ...],
+            aliases: tuple[str, ...] = (), labels: str = "") -> DatasetInfo:  # fmt: skip
+    """A dataset read from its published files in --data-dir (see :mod:`.layout`)."""
+    source = f"--data-dir DIR (or ${layout.env}) holding {layout.expected}; download {layout.get}"
+    return DatasetInfo(name, description, "images", n_classes, source, aliases, splits, labels)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -81,36 +85,18 @@ DATASETS: dict[str, DatasetInfo] = {
         "images", 10, "`apt-get install dataset-fashion-mnist`, or --data-dir with IDX files",
         aliases=("fmnist", "fashion", "fashion_mnist", "fashionmnist"),
     ),
-    "cifar10": DatasetInfo(
-        "cifar10", "CIFAR-10 32x32 colour images, 10 classes, train 50k / test 10k",
-        "images", 10, _colour_source("GANCLUSTER_CIFAR10", "cifar-10-batches-py/ (the python version)",
-                                     "https://www.cs.toronto.edu/~kriz/cifar.html"),
-        aliases=("cifar-10", "cifar_10"), splits=cifar.SPLITS,
-    ),
-    "cifar100": DatasetInfo(
-        "cifar100", "CIFAR-100 32x32 colour images, 100 fine / 20 coarse classes, train 50k / test 10k",
-        "images", 100, _colour_source("GANCLUSTER_CIFAR100", "cifar-100-python/ (the python version)",
-                                      "https://www.cs.toronto.edu/~kriz/cifar.html"),
-        aliases=("cifar-100", "cifar_100"), splits=cifar.SPLITS, labels="'fine' (default) or 'coarse'",
-    ),
-    "stl10": DatasetInfo(
-        "stl10", "STL-10 96x96 colour images, 10 classes, train 5k / test 8k / unlabeled 100k",
-        "images", 10, _colour_source("GANCLUSTER_STL10", "stl10_binary/ (the binary files)",
-                                     "https://cs.stanford.edu/~acoates/stl10/"),
-        aliases=("stl-10", "stl_10"), splits=stl10.SPLITS,
-    ),
-    "svhn": DatasetInfo(
-        "svhn", "SVHN 32x32 cropped house-number digits, train 73k / test 26k / extra 531k",
-        "images", 10, _colour_source("GANCLUSTER_SVHN", "train_32x32.mat, test_32x32.mat (Format 2)",
-                                     "http://ufldl.stanford.edu/housenumbers/"),
-        splits=svhn.SPLITS,
-    ),
-    "celeba": DatasetInfo(
-        "celeba", "CelebA aligned faces (202,599), two classes by an attribute (label=), 140 crop -> 64x64",
-        "images", 2, _colour_source("GANCLUSTER_CELEBA", "img_align_celeba/ and list_attr_celeba.txt",
-                                    "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"),
-        aliases=("celeb-a", "celeb_a"), splits=celeba.SPLITS, labels="an attribute, e.g. 'Black_Hair'",
-    ),
+    "cifar10": _colour("cifar10", "CIFAR-10 32x32 colour images, 10 classes, train 50k / test 10k", 10,
+                       cifar.CIFAR10, cifar.SPLITS, aliases=("cifar-10", "cifar_10")),
+    "cifar100": _colour("cifar100", "CIFAR-100 32x32 colour images, 100 fine / 20 coarse classes, train 50k / test 10k",
+                        100, cifar.CIFAR100, cifar.SPLITS, aliases=("cifar-100", "cifar_100"),
+                        labels="'fine' (default) or 'coarse'"),
+    "stl10": _colour("stl10", "STL-10 96x96 colour images, 10 classes, train 5k / test 8k / unlabeled 100k", 10,
+                     stl10.STL10, stl10.SPLITS, aliases=("stl-10", "stl_10")),
+    "svhn": _colour("svhn", "SVHN 32x32 cropped house-number digits, train 73k / test 26k / extra 531k", 10,
+                    svhn.SVHN, svhn.SPLITS),
+    "celeba": _colour("celeba", "CelebA aligned faces (202,599), two classes by an attribute (label=), 140 crop -> 64x64",
+                      2, celeba.CELEBA, celeba.SPLITS, aliases=("celeb-a", "celeb_a"),
+                      labels="an attribute, e.g. 'Black_Hair'"),
     **{
         name: DatasetInfo(name, spec.description, "points", spec.n_modes, "generated (seeded)")
         for name, spec in SYNTHETIC.items()
