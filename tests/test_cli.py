@@ -82,7 +82,7 @@ def test_resume_a_finished_run_adds_steps(trained_run, points_csv) -> None:
         (["train", "digits", "-k", "1"], "n_clusters must be >= 2"),
         (["train", "digits", "--priors", "0.5,0.6"], "priors"),
         (["train", "digits", "--method", "vae"], "unknown method"),
-        (["train", "digits", "--classes", "3,x"], "comma-separated integers"),
+        (["train", "digits", "--classes", "3,x"], "class 'x' is unknown"),
         (["train", "digits", "--max-steps", "ten"], "invalid int"),
         (["train"], "give DATA"),
         (["predict", "/no/such/model", "digits"], "does not exist"),

@@ -26,26 +26,9 @@ from gancluster.data import (
     subsample,
     write_idx,
 )
-from gancluster.errors import DataNotFoundError, GanclusterError
+from gancluster.errors import DataNotFoundError
 
-
-def raises(*words: str, exc: type[Exception] = GanclusterError):
-    """pytest.raises that also checks every key word is in the message (case-insensitive)."""
-
-    class _Check:
-        def __enter__(self):
-            self.ctx = pytest.raises(exc)
-            self.info = self.ctx.__enter__()
-            return self.info
-
-        def __exit__(self, *args):
-            handled = self.ctx.__exit__(*args)
-            msg = str(self.info.value).lower()
-            missing = [w for w in words if w.lower() not in msg]
-            assert not missing, f"{missing} not in message: {self.info.value}"
-            return handled
-
-    return _Check()
+from _checks import raises
 
 
 # --- fixtures -----------------------------------------------------------------------------------

@@ -46,6 +46,15 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _labels(text: str) -> list[int | str]:
+    """``3,5`` -> [3, 5]; ``frog,airplane`` -> class names (integers stay integers)."""
+    out: list[int | str] = []
+    for v in (v.strip() for v in text.split(",")):
+        if v:
+            out.append(int(v) if v.lstrip("-").isdigit() else v)
+    return out
+
+
 def _groups(text: str) -> list[list[int]] | str:
     """``3,5,8;2;1,4,7,9`` -> [[3,5,8],[2],[1,4,7,9]]; a bare word names a grouping (``mnist5``)."""
     if not any(ch.isdigit() for ch in text):
@@ -75,16 +84,19 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _add_data_options(p: argparse.ArgumentParser, with_split: bool = True) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data-dir", help="folder holding the dataset files (MNIST, Fashion-MNIST, ...)")
+    g.add_argument("--data-dir", help="folder holding the dataset files (MNIST, CIFAR-10, STL-10, CelebA, ...)")
     if with_split:
-        g.add_argument("--split", default=None, help="split to train on: train (default), test or all")
+        g.add_argument("--split", default=None,
+                       help="split to train on: train (default), test, all, or the dataset's own (e.g. train+unlabeled)")
         g.add_argument("--eval-split", default=None, help="split to evaluate on (default test; 'none' = training data)")
-    g.add_argument("--classes", type=_int_list, help="keep these class labels, e.g. 3,5")
+    g.add_argument("--classes", type=_labels, help="keep these classes (labels or names), e.g. 3,5 or frog,airplane")
     g.add_argument("--groups", type=_groups, help="merge classes: '3,5,8;2;1,4,7,9;6;0' or a name (mnist5, fmnist5)")
     g.add_argument("--ratios", type=_float_list, help="class shares after subsetting, e.g. 0.9,0.1")
     g.add_argument("--n-samples", type=int, help="random subsample of this size")
     g.add_argument("--label-column", help="CSV column holding labels (name or index)")
-    g.add_argument("--image-size", type=int, help="resize images from a folder to this size")
+    g.add_argument("--image-size", type=int, help="resize images to this size (e.g. 48 for STL-10)")
+    g.add_argument("--crop", type=int, help="centre-crop images to this size before resizing (0 = none; CelebA: 140)")
+    g.add_argument("--label", help="which labels: cifar100 fine|coarse, or a CelebA attribute (e.g. Black_Hair)")
 
 
 def _data_spec(args: argparse.Namespace, base: dict[str, Any] | None = None):
@@ -94,7 +106,8 @@ def _data_spec(args: argparse.Namespace, base: dict[str, Any] | None = None):
     spec = dict(base or {})
     if getattr(args, "data", None):
         spec["source"] = args.data
-    for key in ("data_dir", "split", "classes", "groups", "ratios", "n_samples", "label_column", "image_size"):
+    for key in ("data_dir", "split", "classes", "groups", "ratios", "n_samples", "label_column", "image_size",
+                "crop", "label"):
         value = getattr(args, key, None)
         if value is not None:
             spec[key] = value
@@ -106,6 +119,19 @@ def _data_spec(args: argparse.Namespace, base: dict[str, Any] | None = None):
     return from_dict(DataSpec, spec, where="data")
 
 
+def _config_file(spec: str) -> Path:
+    """A config path, or the name of a packaged experiment config (``cifar2-70``)."""
+    from .experiments import config_path, packaged_configs
+
+    path = config_path(spec)
+    if path is None:
+        raise GanclusterError(
+            f"config file {spec} does not exist; give a YAML/JSON file or a packaged config: "
+            f"{', '.join(packaged_configs())}"
+        )
+    return path
+
+
 # ---- commands -----------------------------------------------------------------------------------
 
 
@@ -113,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config_file
     from .runs import train_run
 
-    file_cfg = load_config_file(args.config) if args.config else {}
+    file_cfg = load_config_file(_config_file(args.config)) if args.config else {}
     unknown = sorted(set(file_cfg) - {"method", "data", "params"})
     if unknown:
         raise GanclusterError(f"{args.config}: unknown key(s) {unknown}; a config holds method, data and params")
@@ -240,7 +266,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from .data import DATASETS
 
     for name, info in DATASETS.items():
-        print(f"{name:16s} {getattr(info, 'description', info)}")
+        print(f"{name:16s} {info.description}")
+        if info.source != "generated (seeded)":
+            print(f"{'':16s}   get it: {info.source}")
+        if info.splits != ("train", "test", "all") or info.labels:
+            label = f"; --label: {info.labels}" if info.labels else ""
+            print(f"{'':16s}   splits: {', '.join(info.splits)}{label}")
     print("or a path: .npy, .npz, .csv/.tsv, or a folder of images (one subfolder per class for labels)")
     return 0
 
@@ -276,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", help="clustergan (default), nemgan, gmgan, pgmgan")
     p.add_argument("-k", "--clusters", type=int, help="number of clusters")
     p.add_argument("--priors", type=_float_list, help="cluster priors, e.g. 0.9,0.1 (default uniform)")
-    p.add_argument("--config", help="YAML/JSON file with method, data and params")
+    p.add_argument("--config", help="YAML/JSON file with method, data and params, or a packaged one by name "
+                                    "(cifar2-70, cifar2-90, celeba-blackhair, cifar10-pgmgan, stl10-pgmgan)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="estimator parameter, repeatable")
     p.add_argument("--run-dir", help="output folder (default runs/<method>-<data>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")

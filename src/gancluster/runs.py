@@ -46,11 +46,13 @@ class DataSpec:
     eval_split: str | None = "auto"
     data_dir: str | None = None
     n_samples: int | None = None
-    classes: list[int] | None = None
+    classes: list[int | str] | None = None
     groups: list[list[int]] | str | None = None
     ratios: list[float] | None = None
     label_column: str | None = None
     image_size: int | None = None
+    label: str | None = None  # CIFAR-100 "fine"/"coarse", a CelebA attribute
+    crop: int | None = None  # centre crop before image_size (0 = none; CelebA's default is 140)
     seed: int = 0
 
     def resolved_eval_split(self) -> str | None:
@@ -67,7 +69,7 @@ class DataSpec:
         return load_dataset(
             self.source, split=split, data_dir=self.data_dir, n_samples=self.n_samples, seed=self.seed,
             classes=self.classes, groups=self.groups, ratios=self.ratios, label_column=self.label_column,
-            image_size=self.image_size,
+            image_size=self.image_size, label=self.label, crop=self.crop,
         )
 
 

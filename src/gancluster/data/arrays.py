@@ -13,7 +13,7 @@ from PIL import Image
 
 from gancluster.errors import GanclusterError
 
-__all__ = ["as_data_array", "encode_labels", "parse_image_size", "resize_images"]
+__all__ = ["as_data_array", "center_crop", "encode_labels", "parse_image_size", "resize_images", "to_unit_float"]
 
 
 def _check_finite(X: np.ndarray, source: str) -> None:
@@ -28,10 +28,8 @@ def _check_finite(X: np.ndarray, source: str) -> None:
 
 def _scale_images(X: np.ndarray, source: str) -> np.ndarray:
     """Integer images -> [0, 1] by their dtype's range; float images must already be in [0, 1]."""
-    if X.dtype == np.uint8:
-        return X.astype(np.float32) * np.float32(1 / 255)
-    if X.dtype == np.uint16:
-        return X.astype(np.float32) * np.float32(1 / 65535)
+    if X.dtype in (np.uint8, np.uint16):
+        return to_unit_float(X)
     if X.dtype.kind == "b":
         return X.astype(np.float32)
     lo, hi = float(X.min()), float(X.max())
@@ -134,8 +132,8 @@ def encode_labels(values: np.ndarray, source: str) -> tuple[np.ndarray, list[str
     return y.astype(np.int64), names, [int(u) for u in uniq]
 
 
-def parse_image_size(image_size: int | Sequence[int] | None) -> tuple[int, int] | None:
-    """``28`` or ``(h, w)`` -> ``(h, w)``; anything else is a user error."""
+def parse_image_size(image_size: int | Sequence[int] | None, name: str = "image_size") -> tuple[int, int] | None:
+    """``28`` or ``(h, w)`` -> ``(h, w)``; anything else is a user error (``name`` says which argument)."""
     if image_size is None:
         return None
     if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
@@ -143,10 +141,36 @@ def parse_image_size(image_size: int | Sequence[int] | None) -> tuple[int, int] 
     elif isinstance(image_size, Sequence) and not isinstance(image_size, str) and len(image_size) == 2:
         size = tuple(image_size)
     else:
-        raise GanclusterError(f"image_size must be an integer or a (height, width) pair, got {image_size!r}")
+        raise GanclusterError(f"{name} must be an integer or a (height, width) pair, got {image_size!r}")
     if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size):
-        raise GanclusterError(f"image_size must hold positive integers, got {image_size!r}")
+        raise GanclusterError(f"{name} must hold positive integers, got {image_size!r}")
     return int(size[0]), int(size[1])
+
+
+def center_crop(X: np.ndarray, crop: tuple[int, int] | None, what: str = "images") -> np.ndarray:
+    """The central ``crop`` (h, w) of ``(n, c, h, w)`` images (a view); None keeps them whole.
+
+    The offset is ``(h - crop_h) // 2`` (e.g. rows 39..178 and columns 19..158 for a 140x140 crop of
+    CelebA's 218x178 aligned faces).
+    """
+    if crop is None:
+        return X
+    (h, w), (ch, cw) = X.shape[2:], crop
+    if ch > h or cw > w:
+        raise GanclusterError(
+            f"crop {ch}x{cw} (h x w) is larger than {what} ({h}x{w}); ask for a crop of at most {h}x{w}"
+        )
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return X[:, :, top : top + ch, left : left + cw]
+
+
+def to_unit_float(X: np.ndarray) -> np.ndarray:
+    """Decoded pixels as float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats kept as they are."""
+    if X.dtype == np.uint8:
+        return X.astype(np.float32) * np.float32(1 / 255)
+    if X.dtype == np.uint16:
+        return X.astype(np.float32) * np.float32(1 / 65535)
+    return X.astype(np.float32, copy=False)
 
 
 def resize_image(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -159,10 +183,28 @@ def resize_image(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def _resize_uint8(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize one uint8 ``(c, h, w)`` image with c in {1, 3} as one Pillow L/RGB image."""
+    h, w = size
+    pil = Image.fromarray(np.ascontiguousarray(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, 2)))
+    out = np.asarray(pil.resize((w, h), Image.Resampling.BILINEAR))
+    return out[None] if img.shape[0] == 1 else np.moveaxis(out, 2, 0)
+
+
 def resize_images(X: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize ``(n, c, h, w)`` images to ``size``; a no-op when they already have it."""
+    """Resize ``(n, c, h, w)`` images to ``size``; a no-op when they already have it.
+
+    Float images stay float32 in [0, 1]. Decoded uint8 images (1 or 3 channels) are resized as uint8,
+    about 5x faster, which is what a 100k-image colour dataset needs; the two differ by at most one
+    grey level.
+    """
     if tuple(X.shape[2:]) == tuple(size):
         return X
+    if X.dtype == np.uint8 and X.shape[1] in (1, 3):
+        out = np.empty((X.shape[0], X.shape[1], *size), dtype=np.uint8)
+        for i in range(X.shape[0]):
+            out[i] = _resize_uint8(X[i], size)
+        return out
     out = np.empty((X.shape[0], X.shape[1], *size), dtype=np.float32)
     for i in range(X.shape[0]):
         out[i] = resize_image(X[i], size)

