@@ -75,3 +75,31 @@ def test_one_head_while_nemgan_learns_priors() -> None:
     est = NEMGAN(n_clusters=3, latent_dim=8, batch_size=32, random_state=0, max_steps=6, warmup_steps=4,
                  warmup_heads=5, learn_priors=True).fit(X, y)
     assert len(est.method_.extra_heads) == 0
+
+
+def test_self_label_loss_uses_only_confident_rows_and_weighs_clusters_equally() -> None:
+    target = torch.tensor([[9.0, 0, 0], [9.0, 0, 0], [9.0, 0, 0], [0, 9.0, 0], [0.1, 0, 0]])
+    logits = torch.zeros(5, 3, requires_grad=True)
+    loss = real_clusters.self_label_loss(logits, target, threshold=0.99)
+    loss.backward()
+    grad = logits.grad
+    assert torch.all(grad[4] == 0)  # not confident: no pseudo-label
+    # three rows of cluster 0 and one of cluster 1: together each cluster pulls as hard as the other
+    assert torch.isclose(grad[:3, 0].sum(), grad[3, 1], rtol=1e-5)
+    assert float(real_clusters.self_label_loss(logits, torch.zeros(5, 3), 0.99)) == 0.0
+
+
+def test_self_label_term_joins_the_gan_phase_real_data_loss_only_when_on() -> None:
+    from gancluster.methods.base import Batch
+
+    X = blobs(200)
+    for weight, expected in ((0.0, False), (1.0, True)):
+        est = ClusterGAN(n_clusters=3, latent_dim=4, batch_size=32, random_state=0, max_steps=12, warmup_steps=10,
+                         real_self_label=weight).fit(X)
+        method = est.method_
+        data = torch.from_numpy((X - est.mean_) / est.scale_)
+        logs: dict[str, float] = {}
+        idx = torch.arange(32)
+        method._real_data_loss(Batch(data[idx], idx, data), torch.Generator().manual_seed(0), logs)
+        assert ("loss_self_label" in logs) is expected
+        assert "loss_real_agree" in logs and "loss_real_prior" in logs

@@ -16,7 +16,7 @@ from .nets import NetConfig
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
 RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
-                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads")
+                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label")
 
 
 @register_estimator
@@ -56,6 +56,7 @@ class ClusterGAN(GANClusterer):
         fake_cluster_to_encoder: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        real_self_label: float | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -84,6 +85,7 @@ class ClusterGAN(GANClusterer):
         self.fake_cluster_to_encoder = fake_cluster_to_encoder
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.real_self_label = real_self_label
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds

@@ -21,6 +21,12 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``warmup_max_share``: with a time budget (``max_seconds``), the warm-up ends after this share of
   it even if ``warmup_steps`` are not done, so that a short or slowed-down run still trains its
   generator (and ``sample`` still draws every cluster).
+- ``real_self_label``: in the GAN phase, samples the encoder is confident about (probability >=
+  ``real_self_label_threshold`` on the unaugmented image) become pseudo-labels for their augmented
+  view, each cluster weighted the same (SCAN's self-labelling step).
+
+The real-data terms, the warm-up and self-labelling are shared with NEMGAN and GM-GAN
+(:mod:`gancluster.methods.real_clusters`).
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class ClusterGANSettings:
     warmup_lr: float = 1e-3
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
+    real_self_label: float = 0.0
+    real_self_label_threshold: float = 0.99
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -90,9 +98,11 @@ class ClusterGANSettings:
         require(self.warmup_lr > 0, f"warmup_lr must be > 0, got {self.warmup_lr}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
+        require(0 < self.real_self_label_threshold < 1,
+                f"real_self_label_threshold must be in (0, 1), got {self.real_self_label_threshold}")
         require(self.warmup_steps == 0 or self.uses_real_data,
                 "warmup_steps > 0 trains the encoder on real data: it needs real_agreement or real_prior_match > 0")
-        for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match"):
+        for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match", "real_self_label"):
             require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         self.net.validate()
 
@@ -213,5 +223,6 @@ class ClusterGANMethod(Method):
 
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
         """Recipe terms that teach the encoder's cluster head on real data (see module doc)."""
-        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
-        return real_clusters.cluster_terms(self.recipe, self.cluster_logits(views), self.prior.mode_weights(), logs)
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng, self_label=True)
+        return real_clusters.cluster_terms(self.recipe, self.cluster_logits(views), self.prior.mode_weights(), logs,
+                                           self_label=True)

@@ -11,6 +11,11 @@ with the SCAN objective that PGMGAN's partitioner uses (paper 003, eq. 5):
 - *prior matching*: the batch mean of the cluster probabilities is pulled to the cluster priors
   (condition C3 of paper 000, applied to the inverter's view of real data).
 
+After the warm-up, *self-labelling* (SCAN's last step) can sharpen the clusters during the GAN
+phase: samples the head is confident about (max probability >= a threshold, on the unaugmented
+image) become pseudo-labels for their augmented view, cross-entropy weighted by the inverse
+frequency of each pseudo-label in the batch so large clusters do not swallow small ones.
+
 Before the GAN starts, a *warm-up* trains the inverter alone with these terms on large batches
 (cheap steps: no generator, no discriminator). It trains several cluster heads on the shared body
 and keeps the one with the lowest running loss (as SCAN does), because a single head sometimes
@@ -49,6 +54,8 @@ class RealClusterRecipe:
     warmup_batch_size: int
     warmup_lr: float
     warmup_heads: int = 1
+    self_label: float = 0.0
+    self_label_threshold: float = 0.99
 
     @classmethod
     def of(cls, settings: Any) -> "RealClusterRecipe":
@@ -57,6 +64,8 @@ class RealClusterRecipe:
             neighbours=settings.real_neighbours, augment=settings.real_augment,
             warmup_steps=settings.warmup_steps, warmup_batch_size=settings.warmup_batch_size,
             warmup_lr=settings.warmup_lr, warmup_heads=getattr(settings, "warmup_heads", 1),
+            self_label=getattr(settings, "real_self_label", 0.0),
+            self_label_threshold=getattr(settings, "real_self_label_threshold", 0.99),
         )
 
     @property
@@ -74,8 +83,14 @@ def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
     return knn_graph(data, recipe.neighbours) if recipe.agreement > 0 else None
 
 
-def real_views(recipe: RealClusterRecipe, batch: Batch, graph: Tensor | None, rng: torch.Generator) -> Tensor:
-    """The real batch and (for the agreement term) a random neighbour of each sample, augmented."""
+def real_views(
+    recipe: RealClusterRecipe, batch: Batch, graph: Tensor | None, rng: torch.Generator, *, self_label: bool = False,
+) -> Tensor:
+    """The real batch and (for the agreement term) a random neighbour of each sample, augmented.
+
+    With ``self_label`` (and the recipe's weight > 0) the unaugmented batch follows, as the
+    pseudo-label source of :func:`cluster_terms`.
+    """
     x = batch.x
     views = [x]
     if recipe.agreement > 0 and graph is not None:
@@ -83,20 +98,29 @@ def real_views(recipe: RealClusterRecipe, batch: Batch, graph: Tensor | None, rn
         views.append(batch.source[graph[batch.index, pick]])
     if recipe.augment:
         views = [augment(v, rng) for v in views]
+    if self_label and recipe.self_label > 0:
+        views.append(x)
     return torch.cat(views)
 
 
 def cluster_terms(
     recipe: RealClusterRecipe, logits: Tensor, priors: Tensor, logs: dict[str, float], *,
-    agreement: bool = True, prior_pull: bool = True,
+    agreement: bool = True, prior_pull: bool = True, self_label: bool = False,
 ) -> Tensor:
-    """Neighbour agreement and prior matching of cluster logits on :func:`real_views`.
+    """Neighbour agreement, prior matching (and self-labelling) of cluster logits on :func:`real_views`.
 
-    ``agreement`` says whether the views hold neighbour pairs (the second half of the rows);
-    ``prior_pull=False`` leaves the priors out (NEMGAN learning its priors from labels).
+    ``agreement`` says whether the views hold neighbour pairs; ``prior_pull=False`` leaves the
+    priors out (NEMGAN learning its priors from labels); ``self_label`` says the views end with the
+    unaugmented batch (``real_views(..., self_label=True)``).
     """
-    probs = F.softmax(logits, dim=1)
     loss = logits.new_zeros(())
+    if self_label and recipe.self_label > 0:
+        n = logits.shape[0] // (3 if agreement and recipe.agreement > 0 else 2)
+        logits, plain = logits[:-n], logits[-n:]
+        pseudo = self_label_loss(logits[:n], plain, recipe.self_label_threshold)
+        loss = loss + recipe.self_label * pseudo
+        logs["loss_self_label"] = float(pseudo.detach())
+    probs = F.softmax(logits, dim=1)
     if agreement and recipe.agreement > 0:
         p_x, p_nn = probs.chunk(2)
         agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
@@ -107,6 +131,22 @@ def cluster_terms(
         loss = loss + recipe.prior_match * match
         logs["loss_real_prior"] = float(match.detach())
     return loss
+
+
+def self_label_loss(logits: Tensor, target_logits: Tensor, threshold: float) -> Tensor:
+    """Cross-entropy of ``logits`` to the confident argmax of ``target_logits`` (SCAN's self-labelling).
+
+    Only rows whose target probability reaches ``threshold`` count; each pseudo-label is weighted by
+    the inverse of its count among them, so every cluster weighs the same.
+    """
+    with torch.no_grad():
+        conf, target = F.softmax(target_logits, dim=1).max(1)
+        keep = conf >= threshold
+    if not bool(keep.any()):
+        return logits.new_zeros(())
+    counts = torch.bincount(target[keep], minlength=logits.shape[1]).to(logits.dtype)
+    weight = counts.clamp_min(1).reciprocal()  # a weighted mean: each present pseudo-label weighs the same
+    return F.cross_entropy(logits[keep], target[keep], weight=weight)
 
 
 def warmup_batch(recipe: RealClusterRecipe, source: Tensor, rng: torch.Generator) -> Batch:
