@@ -16,7 +16,8 @@ from .nets import NetConfig
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
 RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
-                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label")
+                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label",
+                   "real_graph")
 
 
 @register_estimator
@@ -57,6 +58,7 @@ class ClusterGAN(GANClusterer):
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
         real_self_label: float | None = None,
+        real_graph: str | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -86,6 +88,7 @@ class ClusterGAN(GANClusterer):
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
         self.real_self_label = real_self_label
+        self.real_graph = real_graph
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ..augment import augment
 from ..losses import kl_to_priors
-from ..neighbours import knn_graph
+from ..neighbours import knn_graph, moment_normalise, pca_features
 from .base import Batch
 
 #: decay of the running mean of each warm-up head's loss (the head with the lowest one is kept)
@@ -56,6 +56,7 @@ class RealClusterRecipe:
     warmup_heads: int = 1
     self_label: float = 0.0
     self_label_threshold: float = 0.99
+    graph: str = "pixels"
 
     @classmethod
     def of(cls, settings: Any) -> "RealClusterRecipe":
@@ -66,6 +67,7 @@ class RealClusterRecipe:
             warmup_lr=settings.warmup_lr, warmup_heads=getattr(settings, "warmup_heads", 1),
             self_label=getattr(settings, "real_self_label", 0.0),
             self_label_threshold=getattr(settings, "real_self_label_threshold", 0.99),
+            graph=getattr(settings, "real_graph", "pixels"),
         )
 
     @property
@@ -79,8 +81,18 @@ class RealClusterRecipe:
 
 
 def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
-    """The k-NN graph the agreement term draws neighbours from (None when the term is off)."""
-    return knn_graph(data, recipe.neighbours) if recipe.agreement > 0 else None
+    """The k-NN graph the agreement term draws neighbours from (None when the term is off).
+
+    ``graph``: 'pixels' compares PCA features of the images as they are; 'deskewed' of the images
+    after :func:`~gancluster.neighbours.moment_normalise`; 'auto' deskews single-channel images
+    (glyphs on a plain background, where slant and position say nothing of the class) only.
+    """
+    if recipe.agreement <= 0:
+        return None
+    deskew = recipe.graph == "deskewed" or (recipe.graph == "auto" and data.dim() == 4 and data.shape[1] == 1)
+    if deskew and data.dim() == 4:
+        return knn_graph(data, recipe.neighbours, features=pca_features(moment_normalise(data)))
+    return knn_graph(data, recipe.neighbours)
 
 
 def real_views(
