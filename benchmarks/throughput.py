@@ -1,0 +1,186 @@
+"""Throughput on MNIST: real images/s through a full training step, sampling and predict images/s.
+
+A training step here is one GAN step of the method (the encoder warm-up is skipped): D on a real
+and a generated batch, then G with E (ClusterGAN) or h (NEMGAN) on a generated batch plus the
+recipe's real-data terms. "Real images" are the images the step draws from the training data
+(batch_size x n_critic), the unit of the issue's bar. Each configuration is measured with the
+speed settings the library uses on CPU (channels-last conv weights, multi-tensor Adam, one critic
+pass over real and fake) and without them ("plain": the code before these settings, bit for bit),
+alternating step by step, so that the gain is measured under the same load; medians of per-step
+times are reported, and the 1-minute load average is recorded with each number because the CPU may
+be shared.
+
+    python benchmarks/throughput.py                      # 2 threads, batch 64, 3 repeats
+    python benchmarks/throughput.py --threads 1 --batch-sizes 64 256 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, command, machine, write_section  # noqa: E402
+
+from gancluster import NEMGAN, ClusterGAN  # noqa: E402
+import gancluster.methods.base as method_base  # noqa: E402
+from gancluster.data import load_dataset  # noqa: E402
+from gancluster.priors import check_priors  # noqa: E402
+from gancluster.train import BatchSampler, _fast_optimizers  # noqa: E402
+
+#: name -> (estimator class, parameters); warm-up off so that every measured step is a GAN step
+CONFIGS = {
+    "clustergan best, lean": (ClusterGAN, {}),
+    "clustergan best, official size": (ClusterGAN, {"arch": "conv28"}),
+    "clustergan faithful (official size, WGAN-GP, 5 D steps)": (ClusterGAN, {"recipe": "faithful"}),
+    "nemgan best, lean": (NEMGAN, {}),
+    "nemgan best, official size": (NEMGAN, {"arch": "conv28"}),
+}
+PREDICT_BATCH = 2048
+
+
+def build(name: str, batch_size: int, fast: bool, data: torch.Tensor):
+    cls, params = CONFIGS[name]
+    est = cls(n_clusters=10, warmup_steps=0, batch_size=batch_size, random_state=0, device="cpu", **params)
+    torch.manual_seed(0)
+    method = est._build_method((1, 28, 28), check_priors(None, 10))
+    if fast:
+        method = method.to(memory_format=torch.channels_last)
+        _fast_optimizers(method)
+    method.train()
+    method.prepare(data)
+    return method
+
+
+def alternate(fns: dict[bool, Callable[[], object]], min_seconds: float, min_calls: int) -> dict[bool, dict]:
+    """Call each variant's ``fn`` in turn (A, B, A, B, ...) until both ran ``min_calls`` times and
+    ``min_seconds`` passed; per-call wall and CPU seconds. Alternating call by call puts both variants
+    under the same load, which matters on a shared machine."""
+    for fn in fns.values():
+        fn()  # warm caches and allocator (not timed)
+    times: dict[bool, dict] = {k: {"wall": [], "cpu": []} for k in fns}
+    start = time.perf_counter()
+    while min(len(t["wall"]) for t in times.values()) < min_calls or time.perf_counter() - start < min_seconds:
+        for key, fn in fns.items():
+            w, c = time.perf_counter(), time.process_time()
+            fn()
+            times[key]["wall"].append(time.perf_counter() - w)
+            times[key]["cpu"].append(time.process_time() - c)
+    return times
+
+
+def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> list[dict]:
+    """Both variants (speed settings on / off) of one configuration, alternating step by step."""
+    load = os.getloadavg()[0]
+    methods = {fast: build(name, batch_size, fast, data) for fast in (True, False)}
+    rngs = {fast: torch.Generator().manual_seed(0) for fast in methods}
+    samplers = {fast: BatchSampler(data, batch_size, torch.Generator().manual_seed(1)) for fast in methods}
+    methods[True].train_step(samplers[True], rngs[True])
+    per_step = samplers[True].seen  # real images one step draws (batch x n_critic)
+    def step(fast: bool) -> None:
+        method_base.JOINT_CRITIC_PASS = fast
+        methods[fast].train_step(samplers[fast], rngs[fast])
+
+    train = alternate({f: (lambda f=f: step(f)) for f in methods}, seconds, 5)
+    method_base.JOINT_CRITIC_PASS = True
+    for m in methods.values():
+        m.eval()
+    chunk = data[:PREDICT_BATCH]
+    with torch.no_grad():
+        sample = alternate({f: (lambda f=f: methods[f].generate(PREDICT_BATCH, rngs[f])) for f in methods},
+                           seconds / 3, 3)
+        predict = alternate({f: (lambda f=f: methods[f].cluster_logits(chunk)) for f in methods}, seconds / 3, 3)
+    out = []
+    for fast in methods:
+        step = statistics.median(train[fast]["wall"])
+        step_cpu = statistics.median(train[fast]["cpu"])
+        out.append({
+            "config": name, "batch_size": batch_size, "speed_settings": fast, "steps": len(train[fast]["wall"]),
+            "train_img_s": per_step / step, "train_img_cpu_s": per_step / step_cpu, "step_ms": 1000 * step,
+            "sample_img_s": PREDICT_BATCH / statistics.median(sample[fast]["wall"]),
+            "predict_img_s": PREDICT_BATCH / statistics.median(predict[fast]["wall"]),
+            "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
+        })
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the bar is for 2 cores)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each measurement")
+    parser.add_argument("--seconds", type=float, default=6.0, help="minimum timed seconds per measurement")
+    parser.add_argument("--n-train", type=int, default=10_000, help="MNIST training images held in memory")
+    parser.add_argument("--section", default="throughput")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = torch.from_numpy(load_dataset("mnist", split="train").X[: args.n_train])
+    t0 = time.time()
+    results = []
+    for rep in range(args.repeats):
+        for name in args.configs:
+            for bs in args.batch_sizes:
+                for r in measure(name, bs, data, args.seconds):
+                    r["repeat"] = rep
+                    results.append(r)
+                    print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}),
+                          flush=True)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "throughput.json").write_text(json.dumps(results, indent=1))
+
+    def med(rs: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in rs)
+
+    lines = [
+        "## Throughput on MNIST (CPU)",
+        "",
+        f"Command: `{command()}`  ",
+        f"Machine: {machine()}; {args.repeats} repeats of at least {args.seconds:g} s each, both settings "
+        f"alternating step by step; medians of the per-step times; total wall time {(time.time() - t0) / 60:.1f} min.  ",
+        "Train: real images/s through one full GAN step (D on real + fake, then G and E/h on fakes plus the "
+        "recipe's real-data terms; real images = batch x n_critic). img/CPU-s divides by the process's CPU "
+        "time instead of wall time (less sensitive to other jobs on the machine). Sample / predict: batches "
+        f"of {PREDICT_BATCH}, no gradients. Speed settings: channels-last conv weights, multi-tensor Adam and "
+        "one critic pass over real + fake (the library's defaults on CPU); plain: none of them. Load: 1-minute load average before / after, on "
+        f"{os.cpu_count()} cores.",
+        "",
+        "| configuration | batch | settings | train real img/s | train img/CPU-s | step ms | sample img/s | "
+        "predict img/s | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in args.configs:
+        for bs in args.batch_sizes:
+            for fast in (True, False):
+                rs = [r for r in results if r["config"] == name and r["batch_size"] == bs and r["speed_settings"] == fast]
+                loads = f"{min(r['load_before'] for r in rs):.1f}-{max(r['load_after'] for r in rs):.1f}"
+                lines.append(
+                    f"| {name} | {bs} | {'speed' if fast else 'plain'} | {med(rs, 'train_img_s'):.0f} | "
+                    f"{med(rs, 'train_img_cpu_s'):.0f} | {med(rs, 'step_ms'):.0f} | {med(rs, 'sample_img_s'):.0f} | "
+                    f"{med(rs, 'predict_img_s'):.0f} | {loads} |"
+                )
+    gains = []
+    for name in args.configs:
+        for bs in args.batch_sizes:
+            pair = {fast: [r for r in results if r["config"] == name and r["batch_size"] == bs
+                           and r["speed_settings"] == fast] for fast in (True, False)}
+            ratios = [a["train_img_cpu_s"] / b["train_img_cpu_s"] for a, b in zip(pair[True], pair[False])]
+            gains.append(f"{name} (batch {bs}): x{statistics.median(ratios):.2f}")
+    lines += ["", "Speed settings vs plain, train img/CPU-s, median of the per-repeat ratios: " + "; ".join(gains) + "."]
+    write_section(args.section, "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
