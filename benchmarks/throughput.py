@@ -78,6 +78,36 @@ def alternate(fns: dict[bool, Callable[[], object]], min_seconds: float, min_cal
     return times
 
 
+def step_flops(method, sampler: BatchSampler, rng: torch.Generator) -> float | None:
+    """FLOPs of one training step (torch's counter: matmuls and convolutions, forward and backward);
+    None where the counter cannot follow the step (the gradient penalty's double backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with FlopCounterMode(display=False) as counter:
+            method.train_step(sampler, rng)
+    except RuntimeError:
+        return None
+    return float(counter.get_total_flops())
+
+
+def matmul_gflops(seconds: float = 2.0) -> float:
+    """GFLOP per CPU-second of a large float32 matmul (same threads, same load): the practical ceiling."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    _, cpu, calls = timed(lambda: a @ b, seconds, 3)
+    return 2 * 1024**3 * calls / cpu / 1e9
+
+
+def timed(fn, min_seconds: float, min_calls: int) -> tuple[float, float, int]:
+    """(wall s, process CPU s, calls) of calling ``fn`` repeatedly for at least ``min_seconds``."""
+    fn()
+    calls, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
+    while calls < min_calls or time.perf_counter() - wall0 < min_seconds:
+        fn()
+        calls += 1
+    return time.perf_counter() - wall0, time.process_time() - cpu0, calls
+
+
 def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> list[dict]:
     """Both variants (speed settings on / off) of one configuration, alternating step by step."""
     load = os.getloadavg()[0]
@@ -86,6 +116,8 @@ def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> l
     samplers = {fast: BatchSampler(data, batch_size, torch.Generator().manual_seed(1)) for fast in methods}
     methods[True].train_step(samplers[True], rngs[True])
     per_step = samplers[True].seen  # real images one step draws (batch x n_critic)
+    flops = step_flops(methods[True], samplers[True], rngs[True])
+    reference = matmul_gflops()
     def step(fast: bool) -> None:
         method_base.JOINT_CRITIC_PASS = fast
         methods[fast].train_step(samplers[fast], rngs[fast])
@@ -106,6 +138,10 @@ def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> l
         out.append({
             "config": name, "batch_size": batch_size, "speed_settings": fast, "steps": len(train[fast]["wall"]),
             "train_img_s": per_step / step, "train_img_cpu_s": per_step / step_cpu, "step_ms": 1000 * step,
+            "real_per_step": per_step,
+            "gflop_per_step": None if flops is None else flops / 1e9,
+            "gflop_per_cpu_s": None if flops is None else flops / 1e9 / step_cpu,
+            "matmul_gflop_s": reference,
             "sample_img_s": PREDICT_BATCH / statistics.median(sample[fast]["wall"]),
             "predict_img_s": PREDICT_BATCH / statistics.median(predict[fast]["wall"]),
             "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
@@ -155,19 +191,23 @@ def main() -> None:
         "one critic pass over real + fake (the library's defaults on CPU); plain: none of them. Load: 1-minute load average before / after, on "
         f"{os.cpu_count()} cores.",
         "",
-        "| configuration | batch | settings | train real img/s | train img/CPU-s | step ms | sample img/s | "
-        "predict img/s | load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| configuration | batch | settings | train real img/s | train img/CPU-s | step ms | MFLOP / real img | "
+        "GFLOP / CPU-s (matmul ref.) | sample img/s | predict img/s | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in args.configs:
         for bs in args.batch_sizes:
             for fast in (True, False):
                 rs = [r for r in results if r["config"] == name and r["batch_size"] == bs and r["speed_settings"] == fast]
                 loads = f"{min(r['load_before'] for r in rs):.1f}-{max(r['load_after'] for r in rs):.1f}"
+                counted = rs[0]["gflop_per_step"] is not None
+                mflop = f"{1000 * rs[0]['gflop_per_step'] / rs[0]['real_per_step']:.0f}" if counted else "-"
+                rate = f"{med(rs, 'gflop_per_cpu_s'):.0f} ({med(rs, 'matmul_gflop_s'):.0f})" if counted else \
+                    f"- ({med(rs, 'matmul_gflop_s'):.0f})"
                 lines.append(
                     f"| {name} | {bs} | {'speed' if fast else 'plain'} | {med(rs, 'train_img_s'):.0f} | "
-                    f"{med(rs, 'train_img_cpu_s'):.0f} | {med(rs, 'step_ms'):.0f} | {med(rs, 'sample_img_s'):.0f} | "
-                    f"{med(rs, 'predict_img_s'):.0f} | {loads} |"
+                    f"{med(rs, 'train_img_cpu_s'):.0f} | {med(rs, 'step_ms'):.0f} | {mflop} | {rate} | "
+                    f"{med(rs, 'sample_img_s'):.0f} | {med(rs, 'predict_img_s'):.0f} | {loads} |"
                 )
     gains = []
     for name in args.configs:
@@ -176,7 +216,16 @@ def main() -> None:
                            and r["speed_settings"] == fast] for fast in (True, False)}
             ratios = [a["train_img_cpu_s"] / b["train_img_cpu_s"] for a, b in zip(pair[True], pair[False])]
             gains.append(f"{name} (batch {bs}): x{statistics.median(ratios):.2f}")
-    lines += ["", "Speed settings vs plain, train img/CPU-s, median of the per-repeat ratios: " + "; ".join(gains) + "."]
+    lines += ["", "Speed settings vs plain, train img/CPU-s, median of the per-repeat ratios: " + "; ".join(gains) + ".",
+              "", "MFLOP / real img: torch's FLOP counter over one step (convolutions and matmuls, forward and "
+              "backward; '-' where it cannot follow the gradient penalty's double backward). GFLOP / CPU-s: what "
+              "the step achieves per CPU-second, beside a 1024 x 1024 float32 matmul measured at the same time "
+              "with the same threads (the machine's practical ceiling)."]
+    lean = [r for r in results if r["config"] == "clustergan best, lean" and r["gflop_per_step"] is not None]
+    if lean:
+        mflop = 1000 * lean[0]["gflop_per_step"] / lean[0]["real_per_step"]
+        lines[-1] += (f" At {mflop:.0f} MFLOP per real image (lean nets, best recipe), 2,000 real images/s "
+                      f"need {2 * mflop:.0f} GFLOP/s.")
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
 

@@ -183,3 +183,32 @@ def test_deterministic_on_cuda() -> None:
     X = images_uint8()
     a, b = (small(device="cuda", deterministic=True).fit(X) for _ in range(2))
     assert same_state(state(a), state(b))
+
+
+def test_cpu_speed_settings_are_the_same_arithmetic(monkeypatch) -> None:
+    """Channels-last weights and the joint critic pass change rounding, not the step: from the same
+    weights and random draws, one GAN step gives the same losses and gradients up to float error."""
+    import gancluster.methods.base as method_base
+    from gancluster.priors import check_priors
+    from gancluster.train import BatchSampler
+
+    data = torch.from_numpy(np.random.default_rng(0).random((64, 1, 28, 28)).astype(np.float32))
+
+    def one_step(fast: bool):
+        monkeypatch.setattr(method_base, "JOINT_CRITIC_PASS", fast)
+        torch.manual_seed(0)
+        method = small(warmup_steps=0)._build_method((1, 28, 28), check_priors(None, 3))
+        if fast:
+            method = method.to(memory_format=torch.channels_last)
+        method.train()
+        method.prepare(data)
+        logs = method.train_step(BatchSampler(data, 32, torch.Generator().manual_seed(1)),
+                                 torch.Generator().manual_seed(2))
+        return logs, {name: p.grad.clone() for name, p in method.named_parameters() if p.grad is not None}
+
+    (logs_a, grads_a), (logs_b, grads_b) = one_step(True), one_step(False)
+    assert logs_a.keys() == logs_b.keys() and grads_a.keys() == grads_b.keys() and grads_a
+    for key in logs_a:
+        assert logs_a[key] == pytest.approx(logs_b[key], rel=1e-4, abs=1e-6), key
+    for name in grads_a:  # (+1e-7: biases before BatchNorm have a zero gradient, up to rounding noise)
+        assert (grads_a[name] - grads_b[name]).norm() <= 1e-3 * grads_b[name].norm() + 1e-7, name

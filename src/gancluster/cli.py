@@ -111,7 +111,7 @@ def _data_spec(args: argparse.Namespace, base: dict[str, Any] | None = None):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config_file
-    from .distributed import launched_by_torchrun
+    from .distributed import launched_by_torchrun, shutdown
     from .runs import train_run
 
     file_cfg = load_config_file(args.config) if args.config else {}
@@ -138,6 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise GanclusterError("a multi-process run needs --run-dir (every rank must name the same folder)")
     run_dir = Path(args.run_dir or f"runs/{method}-{Path(data.source).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     metrics = train_run(run_dir, method, data, params, resume=args.resume, distributed_run=args.distributed)
+    shutdown()  # a rank that failed exits instead, and torchrun stops the others
     if metrics:  # empty on ranks other than 0 of a multi-process run
         _print_metrics(metrics)
         print(f"run folder: {run_dir}")

@@ -31,6 +31,7 @@ from .errors import GanclusterError
 
 #: environment variables torchrun sets in each process it launches
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+_JOINED = False  # whether setup() initialised the process group (then shutdown() may end it)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def setup(device: str = "auto", required: bool = False) -> DistContext | None:
     except (RuntimeError, ValueError) as exc:
         raise GanclusterError(f"could not join the process group ({backend}): {exc}; check MASTER_ADDR / "
                               "MASTER_PORT and that every rank was started") from exc
+    global _JOINED
+    _JOINED = True
     return current()
 
 
@@ -222,3 +225,12 @@ class GradientSync:
 def barrier(ctx: DistContext | None) -> None:
     if ctx is not None:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group :func:`setup` joined (the CLI does, once its run is written)."""
+    global _JOINED
+    if _JOINED and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    _JOINED = False
