@@ -25,11 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, write_section  # noqa: E402
+from _common import ROOT, command, load_range, machine, median_of, save_results, write_section  # noqa: E402
 
 from gancluster import PGMGAN, ClusterGAN  # noqa: E402
 from gancluster.data import load_dataset  # noqa: E402
@@ -150,15 +149,10 @@ def main() -> None:
         for k in args.ks:
             ks.append({**k_point(data[: args.k_data], k, 100, args.steps, args.prep_steps), "repeat": rep})
             print(json.dumps(ks[-1]), flush=True)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cost_curves.json").write_text(json.dumps({"sizes": sizes, "ks": ks}, indent=1))
+    save_results("cost_curves", {"sizes": sizes, "ks": ks})
     figure = ROOT / "benchmarks" / "figures" / f"{args.section}.png"
     plot(sizes, ks, figure)
-
-    def med(rows: list[dict], key: str) -> float:
-        return statistics.median(r[key] for r in rows)
-
+    med = median_of
     lines = [
         "## Cost curves (CPU)",
         "",
@@ -178,7 +172,7 @@ def main() -> None:
         rs = [r for r in sizes if r["n"] == n]
         lines.append(f"| {n} | {1000 * med(rs, 'step_s'):.0f} | {1000 * med(rs, 'step_cpu_s'):.0f} | "
                      f"{rs[0]['steps_per_epoch']} | {med(rs, 'epoch_s'):.1f} | {1000 * med(rs, 'epoch_s') / n:.2f} | "
-                     f"{med(rs, 'prepare_s'):.1f} | {min(r['load'] for r in rs):.1f}-{max(r['load'] for r in rs):.1f} |")
+                     f"{med(rs, 'prepare_s'):.1f} | {load_range(rs)} |")
     ten = [r for r in ks if r["k"] == 10]
     lines += [
         "",
@@ -191,17 +185,17 @@ def main() -> None:
         "| K | GAN step ms | step CPU ms | x K=10 (wall) | x K=10 (CPU) | prepare s | load |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    def vs_ten(rs: list[dict], key: str) -> float:  # median of per-repeat ratios (same load within a repeat)
+        return statistics.median(a[key] / b[key] for a, b in zip(rs, ten)) if ten else float("nan")
+
     for k in args.ks:
         rs = [r for r in ks if r["k"] == k]
-        ratio = statistics.median(a["step_s"] / b["step_s"] for a, b in zip(rs, ten)) if ten else float("nan")
-        ratio_cpu = statistics.median(a["step_cpu_s"] / b["step_cpu_s"] for a, b in zip(rs, ten)) if ten else float("nan")
-        lines.append(f"| {k} | {1000 * med(rs, 'step_s'):.0f} | {1000 * med(rs, 'step_cpu_s'):.0f} | {ratio:.2f} | "
-                     f"{ratio_cpu:.2f} | {med(rs, 'prepare_s'):.1f} | "
-                     f"{min(r['load'] for r in rs):.1f}-{max(r['load'] for r in rs):.1f} |")
+        lines.append(f"| {k} | {1000 * med(rs, 'step_s'):.0f} | {1000 * med(rs, 'step_cpu_s'):.0f} | "
+                     f"{vs_ten(rs, 'step_s'):.2f} | {vs_ten(rs, 'step_cpu_s'):.2f} | {med(rs, 'prepare_s'):.1f} | "
+                     f"{load_range(rs)} |")
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()

@@ -25,11 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, write_section  # noqa: E402
+from _common import command, load_range, machine, median_of, save_results, write_section  # noqa: E402
 
 from gancluster import NEMGAN, ClusterGAN  # noqa: E402
 import gancluster.methods.base as method_base  # noqa: E402
@@ -171,12 +170,8 @@ def main() -> None:
                     results.append(r)
                     print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}),
                           flush=True)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "throughput.json").write_text(json.dumps(results, indent=1))
-
-    def med(rs: list[dict], key: str) -> float:
-        return statistics.median(r[key] for r in rs)
+    save_results(args.section, results)
+    med = median_of
 
     lines = [
         "## Throughput on MNIST (CPU)",
@@ -199,7 +194,7 @@ def main() -> None:
         for bs in args.batch_sizes:
             for fast in (True, False):
                 rs = [r for r in results if r["config"] == name and r["batch_size"] == bs and r["speed_settings"] == fast]
-                loads = f"{min(r['load_before'] for r in rs):.1f}-{max(r['load_after'] for r in rs):.1f}"
+                loads = load_range(rs, "load_before", "load_after")
                 counted = rs[0]["gflop_per_step"] is not None
                 mflop = f"{1000 * rs[0]['gflop_per_step'] / rs[0]['real_per_step']:.0f}" if counted else "-"
                 rate = f"{med(rs, 'gflop_per_cpu_s'):.0f} ({med(rs, 'matmul_gflop_s'):.0f})" if counted else \
@@ -231,5 +226,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()
