@@ -148,6 +148,33 @@ def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> l
     return out
 
 
+def profile(name: str, batch_size: int, data: torch.Tensor, steps: int = 10) -> list[str]:
+    """Where one configuration's step spends its CPU time (torch.profiler), and what the per-step
+    float logs cost (each ``float(loss)`` is a host read; on a GPU it would be a synchronisation)."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    method = build(name, batch_size, True, data)
+    rng = torch.Generator().manual_seed(0)
+    sampler = BatchSampler(data, batch_size, torch.Generator().manual_seed(1))
+    logs = method.train_step(sampler, rng)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            method.train_step(sampler, rng)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    loss = torch.randn(())
+    wall, _, calls = timed(lambda: float(loss.detach()), 0.2, 1000)
+    per_log_us = 1e6 * wall / calls
+    step_us = total / steps
+    rows = [f"| {e.key} | {100 * e.self_cpu_time_total / total:.1f} % |" for e in events[:10]]
+    return [
+        "", f"Profile of `{name}` (batch {batch_size}, speed settings, {steps} steps, torch.profiler, self CPU time "
+        "by operator):", "", "| operator | share |", "| --- | --- |", *rows, "",
+        f"The step returns {len(logs)} float logs: {per_log_us:.1f} us each on CPU, "
+        f"{100 * len(logs) * per_log_us / step_us:.3f} % of the step.",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the bar is for 2 cores)")
@@ -157,6 +184,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="minimum timed seconds per measurement")
     parser.add_argument("--n-train", type=int, default=10_000, help="MNIST training images held in memory")
     parser.add_argument("--section", default="throughput")
+    parser.add_argument("--profile", action="store_true", help="add an operator profile of the first configuration")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = torch.from_numpy(load_dataset("mnist", split="train").X[: args.n_train])
@@ -221,6 +249,8 @@ def main() -> None:
         mflop = 1000 * lean[0]["gflop_per_step"] / lean[0]["real_per_step"]
         lines[-1] += (f" At {mflop:.0f} MFLOP per real image (lean nets, best recipe), 2,000 real images/s "
                       f"need {2 * mflop:.0f} GFLOP/s.")
+    if args.profile:
+        lines += profile(args.configs[0], args.batch_sizes[0], data)
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
 

@@ -212,3 +212,16 @@ def test_cpu_speed_settings_are_the_same_arithmetic(monkeypatch) -> None:
         assert logs_a[key] == pytest.approx(logs_b[key], rel=1e-4, abs=1e-6), key
     for name in grads_a:  # (+1e-7: biases before BatchNorm have a zero gradient, up to rounding noise)
         assert (grads_a[name] - grads_b[name]).norm() <= 1e-3 * grads_b[name].norm() + 1e-7, name
+
+
+def test_large_npy_files_stream_automatically(npy, monkeypatch) -> None:
+    import gancluster.runs as runs
+
+    spec = runs.DataSpec(source=str(npy))
+    assert not spec.streams()  # a small file is loaded
+    monkeypatch.setattr(runs, "MMAP_AUTO_BYTES", 100)
+    assert spec.streams()
+    assert not runs.DataSpec(source=str(npy), mmap=False).streams()
+    assert not runs.DataSpec(source=str(npy), n_samples=10).streams()  # subsets load the file
+    X, eval_data = spec.open_stream()
+    assert isinstance(X, np.memmap) and eval_data.X.shape == (N, 1, 8, 8) and eval_data.X.max() <= 1.0
