@@ -7,9 +7,11 @@ that section (under a file lock), so benchmarks can run in any order or at the s
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -87,3 +89,21 @@ def write_section(name: str, body: str) -> Path:
         tmp.write_text(text)
         os.replace(tmp, BENCHMARKS_MD)
     return BENCHMARKS_MD
+
+
+def save_results(name: str, payload: object) -> Path:
+    """Raw measurements as ``benchmarks/results/<name>.json`` (next to the Markdown they summarise)."""
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1))
+    return path
+
+
+def median_of(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def load_range(rows: list[dict], first: str = "load", last: str | None = None) -> str:
+    """``min-max`` of the load averages recorded with ``rows`` (for a column of a timing table)."""
+    return f"{min(r[first] for r in rows):.1f}-{max(r[last or first] for r in rows):.1f}"

@@ -107,7 +107,7 @@ def _data_spec(args: argparse.Namespace, base: dict[str, Any] | None = None):
     if getattr(args, "data", None):
         spec["source"] = args.data
     for key in ("data_dir", "split", "classes", "groups", "ratios", "n_samples", "label_column", "image_size",
-                "crop", "label"):
+                "crop", "label", "mmap"):
         value = getattr(args, key, None)
         if value is not None:
             spec[key] = value
@@ -137,6 +137,7 @@ def _config_file(spec: str) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config_file
+    from .distributed import launched_by_torchrun, shutdown
     from .runs import train_run
 
     file_cfg = load_config_file(_config_file(args.config)) if args.config else {}
@@ -147,15 +148,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     params: dict[str, Any] = dict(file_cfg.get("params") or {})
     params.update(_settings(args.set or []))
     for flag, key in (("clusters", "n_clusters"), ("priors", "priors"), ("max_steps", "max_steps"),
-                      ("max_seconds", "max_seconds"), ("device", "device"), ("seed", "random_state")):
+                      ("max_seconds", "max_seconds"), ("device", "device"), ("seed", "random_state"),
+                      ("amp", "amp")):
         if getattr(args, flag) is not None:
             params[key] = getattr(args, flag)
+    if args.deterministic:
+        params["deterministic"] = True
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     params.setdefault("verbose", 1)
     data = _data_spec(args, file_cfg.get("data"))
+    if args.run_dir is None and (args.distributed or launched_by_torchrun()):
+        raise GanclusterError("a multi-process run needs --run-dir (every rank must name the same folder)")
     run_dir = Path(args.run_dir or f"runs/{method}-{Path(data.source).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
-    metrics = train_run(run_dir, method, data, params, resume=args.resume)
-    _print_metrics(metrics)
-    print(f"run folder: {run_dir}")
+    metrics = train_run(run_dir, method, data, params, resume=args.resume, distributed_run=args.distributed)
+    shutdown()  # a rank that failed exits instead, and torchrun stops the others
+    if metrics:  # empty on ranks other than 0 of a multi-process run
+        _print_metrics(metrics)
+        print(f"run folder: {run_dir}")
     return 0
 
 
@@ -316,7 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="wall-time budget in seconds")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, help="random seed of the model and the data subsampling")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes torchrun started (also automatic under torchrun); "
+                        "the global batch is nproc x batch_size")
+    p.add_argument("--amp", choices=("off", "bf16", "auto"), help="mixed precision on CUDA (default off)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (recorded in provenance)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     _add_data_options(p)
+    p.add_argument("--mmap", action="store_true", default=None,
+                   help="stream a .npy file from disk batch by batch instead of loading it (automatic above 2 GiB)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="recompute metrics.json and the pictures of a run folder")

@@ -69,6 +69,8 @@ class ClusterGAN(GANClusterer):
         checkpoint_every: int | None = None,
         on_divergence: Literal["stop", "rollback"] = "stop",
         max_rollbacks: int = 3,
+        amp: Literal["off", "bf16", "auto"] = "off",
+        deterministic: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -99,6 +101,8 @@ class ClusterGAN(GANClusterer):
         self.checkpoint_every = checkpoint_every
         self.on_divergence = on_divergence
         self.max_rollbacks = max_rollbacks
+        self.amp = amp
+        self.deterministic = deterministic
 
     def settings(self) -> ClusterGANSettings:
         """The resolved method settings: the recipe's, overridden by parameters that are not None."""

@@ -18,19 +18,26 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import distributed
 from .checkpoint import load_file, load_weights, save_file
 from .config import check_type
 from .errors import CheckpointError, ConfigError, GanclusterError, InputTypeError
 from .methods.base import Method
 from .priors import check_priors
+from .streaming import ArraySource, check_stream, column_stats, is_streamed
 from .train import Trainer, TrainConfig
 
 _PREDICT_BATCH = 2048
 # parameters _check_params checks by hand (clearer messages, or values the annotation does not cover)
 _CHECKED_BY_HAND = frozenset({"n_clusters", "priors", "max_seconds", "assign", "max_steps", "batch_size", "device",
-                              "random_state", "verbose", "checkpoint_every", "on_divergence", "max_rollbacks"})
-# reliability settings every estimator accepts (defaults apply until a subclass lists them in __init__)
-RELIABILITY_DEFAULTS: dict[str, Any] = {"checkpoint_every": None, "on_divergence": "stop", "max_rollbacks": 3}
+                              "random_state", "verbose", "checkpoint_every", "on_divergence", "max_rollbacks",
+                              "amp", "deterministic"})
+# reliability and runtime settings every estimator accepts (defaults apply until a subclass lists them in __init__)
+RELIABILITY_DEFAULTS: dict[str, Any] = {"checkpoint_every": None, "on_divergence": "stop", "max_rollbacks": 3,
+                                        "amp": "off", "deterministic": False}
+#: channels-last weights for conv nets on CPU: the same arithmetic in another memory order, which
+#: oneDNN runs faster (benchmarks/throughput.py measures it); results are equal up to rounding
+CHANNELS_LAST_ON_CPU = True
 
 
 def _whole_number(value: Any) -> bool:
@@ -74,6 +81,13 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     checkpoints when ``fit`` writes a run folder; None = a tenth of ``max_steps``), ``on_divergence``
     ('stop' raises :class:`DivergenceError` naming the step and the loss; 'rollback' reloads the last
     good checkpoint with a lower learning rate, at most ``max_rollbacks`` times).
+
+    Runtime parameters every estimator takes: ``amp`` (mixed precision of the training step:
+    'off', 'bf16' on CUDA, or 'auto' = bf16 where the GPU supports it; the gradient penalty stays
+    in float32) and ``deterministic`` (deterministic algorithms for the run, recorded in its
+    provenance). A memory-mapped ``X`` (``np.load(path, mmap_mode='r')``) is streamed batch by
+    batch instead of loaded, and under ``torchrun`` every rank fits and rank 0 writes
+    (:mod:`gancluster.distributed`).
     """
 
     method_name: ClassVar[str] = ""
@@ -131,6 +145,11 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         rollbacks = self._reliability("max_rollbacks")
         if not _whole_number(rollbacks) or rollbacks < 0:
             raise GanclusterError(f"max_rollbacks must be an integer >= 0, got {rollbacks!r}")
+        amp = self._reliability("amp")
+        if amp not in ("off", "bf16", "auto"):
+            raise GanclusterError(f"amp must be 'off', 'bf16' or 'auto' (bf16 where the GPU supports it), got {amp!r}")
+        if not isinstance(self._reliability("deterministic"), (bool, np.bool_)):
+            raise GanclusterError(f"deterministic must be True or False, got {self._reliability('deterministic')!r}")
         hints = _init_hints(type(self))
         for name, value in self.get_params(deep=False).items():
             annotation = hints.get(name)
@@ -202,6 +221,36 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             X = (X - self.mean_) / self.scale_
         return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 
+    def _stream(self, X: np.ndarray, reset: bool, device: torch.device) -> ArraySource:
+        """A memory-mapped ``X`` as a source that reads rows per batch (checked chunk by chunk)."""
+        shape, divide, image = check_stream(X)
+        if reset:
+            self.data_shape_ = shape
+            self.n_features_in_ = int(np.prod(shape))
+            if not image:
+                mean, std = column_stats(X)
+                self.mean_ = mean.astype(np.float32)
+                self.scale_ = np.where(std > 1e-8 * (1 + np.abs(mean)), std, 1.0).astype(np.float32)
+        elif shape != self.data_shape_:
+            raise GanclusterError(f"X has per-sample shape {shape}, the model was fitted on {self.data_shape_}")
+        transform = None
+        if not image:
+            mean, scale_ = self.mean_, self.scale_
+
+            def transform(block: np.ndarray) -> np.ndarray:
+                return (block - mean) / scale_
+
+        return ArraySource(X, shape, divide=divide, transform=transform, device=device)
+
+    def _amp(self, device: torch.device) -> str:
+        """Resolved mixed precision: bf16 only on CUDA (``auto``: where the GPU supports it)."""
+        amp = self._reliability("amp")
+        if amp == "auto":
+            return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "off"
+        if amp == "bf16" and device.type != "cuda":
+            raise GanclusterError("amp='bf16' is mixed precision for CUDA devices; on CPU use amp='off' (or 'auto')")
+        return amp
+
     def _from_model_space(self, x: torch.Tensor) -> np.ndarray:
         out = x.detach().cpu().numpy()
         if len(self.data_shape_) == 1:
@@ -224,33 +273,44 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         ``run_dir`` makes the run write checkpoints and a JSONL log there; ``resume`` continues it.
         """
         self._check_params()
-        X = self._validate_X(X, reset=True)
+        # under torchrun: join the process group; every rank fits, rank 0 writes (gancluster.distributed)
+        ctx = distributed.setup(self.device)
+        device = resolve_device(distributed.rank_device(self.device, ctx))
+        streamed = is_streamed(X)
+        if streamed:
+            data = self._stream(X, reset=True, device=device)
+        else:
+            X = self._validate_X(X, reset=True)
         if X.shape[0] < self.n_clusters:
             raise GanclusterError(
                 f"got {X.shape[0]} sample(s) but n_clusters={self.n_clusters}: need at least n_clusters samples"
             )
         priors = check_priors(self.priors, self.n_clusters)
-        if len(self.data_shape_) == 1:
+        if len(self.data_shape_) == 1 and not streamed:
             # statistics in float64: float32 sums of large values overflow
             self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
             scale = X.std(0, dtype=np.float64)
             self.scale_ = np.where(scale > 1e-8 * (1 + np.abs(self.mean_)), scale, 1.0).astype(np.float32)
-        device = resolve_device(self.device)
-        seed = self._seed()
+        amp = self._amp(device)
+        seed = distributed.broadcast_int(ctx, self._seed(), device)  # random_state=None: rank 0's draw
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             method = self._build_method(self.data_shape_, priors).to(device)
-        data = self._to_model_space(X).to(device)
+        if device.type == "cpu" and CHANNELS_LAST_ON_CPU:
+            method = method.to(memory_format=torch.channels_last)  # only 4-D (conv) weights change layout
+        if not streamed:
+            data = self._to_model_space(X).to(device)
         evaluate = self._make_eval(eval_set, device) if eval_set is not None else None
         cfg = TrainConfig(
             max_steps=int(self.max_steps), max_seconds=self.max_seconds, batch_size=int(self.batch_size),
             seed=seed, progress=bool(self.verbose), checkpoint_every=max(1, int(self.max_steps) // 10),
             on_divergence=self._reliability("on_divergence"), max_rollbacks=int(self._reliability("max_rollbacks")),
+            amp=amp, deterministic=bool(self._reliability("deterministic")),
         )
         if self._reliability("checkpoint_every") is not None:
             cfg.checkpoint_every = int(self._reliability("checkpoint_every"))
         trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate, snapshot=self._snapshot,
-                          extra_meta={"estimator": self._meta()} if run_dir else None)
+                          extra_meta={"estimator": self._meta()} if run_dir else None, dist=ctx)
         if resume:
             trainer.resume()
         result = trainer.fit()
@@ -319,8 +379,10 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             return dist.argmin(1).astype(np.int64)
         return self._batched(self.method_.cluster_logits, data).argmax(1).cpu().numpy().astype(np.int64)
 
-    def _prepare(self, X: Any) -> torch.Tensor:
+    def _prepare(self, X: Any) -> torch.Tensor | ArraySource:
         check_is_fitted(self, "method_")
+        if is_streamed(X):  # read in batches, never whole
+            return self._stream(X, reset=False, device=self.device_)
         return self._to_model_space(self._validate_X(X, reset=False)).to(self.device_)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -429,7 +491,10 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
     est.device_ = resolve_device(device)
     method = est._build_method(data_shape, priors)
     load_weights(method, tensors, path)
-    est.method_ = method.to(est.device_).eval()
+    method = method.to(est.device_)
+    if est.device_.type == "cpu" and CHANNELS_LAST_ON_CPU:
+        method = method.to(memory_format=torch.channels_last)
+    est.method_ = method.eval()
     est.n_iter_ = int(meta.get("n_iter", meta.get("step", 0)))
     est.train_seconds_ = float(meta.get("train_seconds", meta.get("elapsed", 0.0)))
     est.history_ = []

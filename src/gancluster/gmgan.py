@@ -84,6 +84,8 @@ class GMGAN(GANClusterer):
         checkpoint_every: int | None = None,
         on_divergence: Literal["stop", "rollback"] = "stop",
         max_rollbacks: int = 3,
+        amp: Literal["off", "bf16", "auto"] = "off",
+        deterministic: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -121,6 +123,8 @@ class GMGAN(GANClusterer):
         self.checkpoint_every = checkpoint_every
         self.on_divergence = on_divergence
         self.max_rollbacks = max_rollbacks
+        self.amp = amp
+        self.deterministic = deterministic
 
     # ---- settings ----------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -187,7 +191,7 @@ class GMGAN(GANClusterer):
         if s.classifier_steps > 0:
             rng = torch.Generator(device=self.device_).manual_seed(self._seed() + 2)
             self.classifier_log_ = self.method_.fit_classifier(rng)
-            data = self._to_model_space(self._validate_X(X, reset=False)).to(self.device_)
+            data = self._prepare(X)  # a memory map stays on disk
             if self.assign == "kmeans":
                 from sklearn.cluster import KMeans
 

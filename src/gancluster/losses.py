@@ -42,13 +42,19 @@ def g_hinge(fake: Tensor) -> Tensor:
 def gradient_penalty(
     critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
-    """WGAN-GP: mean (||grad D(x_hat)|| - 1)^2 on random interpolates of real and fake."""
+    """WGAN-GP: mean (||grad D(x_hat)|| - 1)^2 on random interpolates of real and fake.
+
+    Always in float32, also under mixed precision: the penalty differentiates D's gradient, which
+    half precision rounds too coarsely.
+    """
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
-    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    out = critic(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    real, fake = real.detach().float(), fake.detach().float()
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        out = critic(x_hat).float()
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+        return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
 ADVERSARIAL: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]] = {

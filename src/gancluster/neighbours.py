@@ -1,4 +1,9 @@
-"""Nearest-neighbour graphs of a dataset, computed once, in chunks, on the data's own device."""
+"""Nearest-neighbour graphs of a dataset, computed once, in chunks, on the data's own device.
+
+Data streamed from disk (:class:`gancluster.streaming.ArraySource`) are never loaded whole: the
+PCA is fitted on a random subsample of ``PCA_FIT_ROWS`` rows and every row is projected chunk by
+chunk; the graph is then exact on those PCA features (which are small: n x 50 floats).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+#: rows the PCA of streamed data is fitted on
+PCA_FIT_ROWS = 20_000
+
+
 def pca_features(data: Tensor, n_components: int = 50, seed: int = 0) -> Tensor:
     """Project flattened data on its top principal components (all of them if it has fewer)."""
+    if not isinstance(data, Tensor):  # streamed from disk: fit on a subsample, project in chunks
+        return _streamed_pca_features(data, n_components, seed)
     flat = data.reshape(data.shape[0], -1).float()
     centred = flat - flat.mean(0)
     q = min(n_components, flat.shape[0], flat.shape[1])
@@ -47,6 +58,29 @@ def knn_graph(data: Tensor, k: int, features: Tensor | None = None, chunk: int =
         rows = torch.arange(score.shape[0], device=score.device)
         score[rows, rows + start] = -float("inf")
         out.append(score.topk(k, dim=1).indices)
+    return torch.cat(out)
+
+
+def _streamed_pca_features(source, n_components: int, seed: int) -> Tensor:
+    from .streaming import row_chunks
+
+    n = source.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    fit_rows = torch.randperm(n, generator=gen)[: min(n, PCA_FIT_ROWS)]
+    sample = source[fit_rows].reshape(fit_rows.numel(), -1).float()
+    mean = sample.mean(0)
+    centred = sample - mean
+    q = min(n_components, centred.shape[0], centred.shape[1])
+    if q == centred.shape[1]:
+        v = None
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            _, _, v = torch.pca_lowrank(centred, q=q, center=False, niter=3)
+    out = []
+    for block in row_chunks(source):
+        block = block.reshape(block.shape[0], -1).float() - mean
+        out.append(block if v is None else block @ v)
     return torch.cat(out)
 
 

@@ -88,6 +88,8 @@ class NEMGAN(GANClusterer):
         checkpoint_every: int | None = None,
         on_divergence: Literal["stop", "rollback"] = "stop",
         max_rollbacks: int = 3,
+        amp: Literal["off", "bf16", "auto"] = "off",
+        deterministic: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -121,6 +123,8 @@ class NEMGAN(GANClusterer):
         self.checkpoint_every = checkpoint_every
         self.on_divergence = on_divergence
         self.max_rollbacks = max_rollbacks
+        self.amp = amp
+        self.deterministic = deterministic
 
     # ---- settings --------------------------------------------------------------------------------
     def settings(self, data_shape: tuple[int, ...] | None = None) -> NEMGANSettings:

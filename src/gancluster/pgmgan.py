@@ -80,6 +80,8 @@ class PGMGAN(GANClusterer):
         checkpoint_every: int | None = None,
         on_divergence: Literal["stop", "rollback"] = "stop",
         max_rollbacks: int = 3,
+        amp: Literal["off", "bf16", "auto"] = "off",
+        deterministic: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
         self.priors = priors
@@ -116,6 +118,8 @@ class PGMGAN(GANClusterer):
         self.checkpoint_every = checkpoint_every
         self.on_divergence = on_divergence
         self.max_rollbacks = max_rollbacks
+        self.amp = amp
+        self.deterministic = deterministic
 
     def settings(self, data_shape: tuple[int, ...] = (2,)) -> PGMGANSettings:
         """The resolved method settings for data of ``data_shape``: the recipe's, overridden by non-None parameters."""

@@ -9,6 +9,9 @@ run folder looks the same whichever door it came through::
     metrics.jsonl            training log: losses, periodic evaluation
     metrics.json             final metrics on the evaluation split, next to k-means
     samples.png ...          pictures: per-cluster samples, confusion matrix, training curves
+
+In a multi-process run (torchrun) every rank trains and only rank 0 writes the folder. A ``.npy``
+file can be streamed from disk (``DataSpec.mmap``) instead of loaded.
 """
 
 from __future__ import annotations
@@ -26,11 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _version
+from . import _version, distributed
 from .checkpoint import atomic_write_text
 from .config import from_dict, to_dict
 from .errors import ConfigError, GanclusterError
 from .estimator import ESTIMATORS, GANClusterer, load
+
+#: ``mmap=None`` (auto) streams a ``.npy`` file from disk when it is larger than this
+MMAP_AUTO_BYTES = 2 * 1024**3
+#: rows of a streamed file that are loaded to evaluate the run (metrics, pictures)
+MMAP_EVAL_ROWS = 10_000
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -54,6 +62,8 @@ class DataSpec:
     label: str | None = None  # CIFAR-100 "fine"/"coarse", a CelebA attribute
     crop: int | None = None  # centre crop before image_size (0 = none; CelebA's default is 140)
     seed: int = 0
+    #: stream a .npy file from disk (np.load mmap_mode='r') instead of loading it; None = when > 2 GiB
+    mmap: bool | None = None
 
     def resolved_eval_split(self) -> str | None:
         """``auto``: the test split of a built-in dataset, the training data itself for a user's file."""
@@ -62,6 +72,40 @@ class DataSpec:
         from .data import resolve_name
 
         return "test" if resolve_name(self.source) is not None else None
+
+    def streams(self) -> bool:
+        """Whether the training data is read from disk batch by batch (see ``mmap``)."""
+        path = Path(self.source)
+        is_npy = path.suffix.lower() == ".npy" and path.is_file()
+        if self.mmap is None:
+            return is_npy and path.stat().st_size > MMAP_AUTO_BYTES and not self._subsets()
+        if self.mmap and not is_npy:
+            raise GanclusterError(f"--mmap streams a .npy file; {self.source} is not one (save the array with np.save)")
+        if self.mmap and self._subsets():
+            raise GanclusterError("--mmap streams the whole file; --classes / --groups / --ratios / --n-samples are not "
+                                  "supported with it: save the subset as its own .npy first")
+        return bool(self.mmap)
+
+    def _subsets(self) -> bool:
+        return any(v is not None for v in (self.classes, self.groups, self.ratios, self.n_samples))
+
+    def open_stream(self):
+        """The training file as a read-only memory map, and a random subsample loaded for evaluation."""
+        from .data import Dataset
+
+        try:
+            X = np.load(self.source, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise GanclusterError(f"cannot memory-map {self.source}: {exc}; save the array with np.save") from exc
+        n = X.shape[0] if X.ndim else 0
+        rows = np.sort(np.random.default_rng(self.seed).permutation(n)[: min(n, MMAP_EVAL_ROWS)])
+        sample = np.asarray(X[rows])
+        if sample.ndim == 3:
+            sample = sample[:, None]
+        if sample.ndim == 4 and sample.dtype == np.uint8:
+            sample = sample.astype(np.float32) / 255.0
+        return X, Dataset(X=sample, name=Path(self.source).stem,
+                          meta={"source": self.source, "rows": f"random {len(rows)} of {n} (streamed run)"})
 
     def load(self, split: str):
         from .data import load_dataset
@@ -129,12 +173,15 @@ def train_run(
     *,
     resume: bool = False,
     pictures: bool = True,
+    distributed_run: bool = False,
 ) -> dict[str, Any]:
     """Train ``method`` on ``data`` into ``run_dir``, save the model, evaluate, draw the pictures.
 
     Everything that can be wrong with the input is checked before the folder is created, so a
-    refused run leaves nothing behind.
+    refused run leaves nothing behind. Under torchrun (or with ``distributed_run``, which requires
+    it) every rank trains and rank 0 alone writes; the other ranks return an empty dict.
     """
+    ctx = distributed.setup(str(params.get("device", "auto")), required=distributed_run)
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
     if resume:
@@ -146,29 +193,39 @@ def train_run(
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise GanclusterError(f"run folder {run_dir} already exists and is not empty; use --resume or another --run-dir")
     est = build_estimator(method, params)
-    train = data.load(data.split)
-    eval_split = data.resolved_eval_split()
-    eval_ds = data.load(eval_split) if eval_split else train
-    eval_set = (eval_ds.X, eval_ds.y) if eval_ds.y is not None else None
+    if data.streams():
+        train_X, eval_ds = data.open_stream()  # a memory map, and a loaded random subsample to evaluate on
+        train_y, eval_set = None, None
+    else:
+        train = data.load(data.split)
+        train_X, train_y = train.X, train.y
+        eval_split = data.resolved_eval_split()
+        eval_ds = data.load(eval_split) if eval_split else train
+        eval_set = (eval_ds.X, eval_ds.y) if eval_ds.y is not None else None
+    writes = ctx is None or ctx.is_main
     config = {
         "method": method,
         "data": to_dict(data),
         "params": _json_ready(est.get_params()),
-        "provenance": provenance(est.device),
+        "provenance": {**provenance(est.device), "distributed": None if ctx is None else ctx.as_dict()},
     }
+    distributed.barrier(ctx)  # every rank has checked the folder before rank 0 writes into it
     created = not run_dir.exists()
-    atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
+    if writes:
+        atomic_write_text(config_path, json.dumps(config, indent=2) + "\n")
     try:
         # methods that learn priors from a few labels (NEMGAN's learn_priors) take y; others ignore it
-        y = train.y if getattr(est, "learn_priors", False) else None
-        est.fit(train.X, y, eval_set=eval_set, run_dir=run_dir, resume=resume)
+        y = train_y if getattr(est, "learn_priors", False) else None
+        est.fit(train_X, y, eval_set=eval_set, run_dir=run_dir, resume=resume)
     except GanclusterError:
-        if not resume and not (run_dir / "checkpoint.safetensors").exists():
+        if writes and not resume and not (run_dir / "checkpoint.safetensors").exists():
             # refused before the first checkpoint: leave nothing behind
             config_path.unlink(missing_ok=True)
             if created:
                 shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if not writes:
+        return {}
     est.save(run_dir / MODEL_FILE)
     return evaluate_run(run_dir, eval_data=eval_ds, pictures=pictures, estimator=est)
 
@@ -198,7 +255,7 @@ def evaluate_run(
     if eval_data is None:
         config = _read_config(run_dir)
         spec = from_dict(DataSpec, config["data"], where="config.json data")
-        eval_data = spec.load(spec.resolved_eval_split() or spec.split)
+        eval_data = spec.open_stream()[1] if spec.streams() else spec.load(spec.resolved_eval_split() or spec.split)
     X, y = eval_data.X, eval_data.y
     k = int(est.n_clusters)
     pred = est.predict(X)
