@@ -85,12 +85,13 @@ def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
 
     ``graph``: 'pixels' compares PCA features of the images as they are; 'deskewed' of the images
     after :func:`~gancluster.neighbours.moment_normalise`; 'auto' deskews single-channel images
-    (glyphs on a plain background, where slant and position say nothing of the class) only.
+    (glyphs on a plain background, where slant and position say nothing of the class) only. Data
+    streamed from disk keep the pixel graph (normalising them would load them whole).
     """
     if recipe.agreement <= 0:
         return None
     deskew = recipe.graph == "deskewed" or (recipe.graph == "auto" and data.dim() == 4 and data.shape[1] == 1)
-    if deskew and data.dim() == 4:
+    if deskew and data.dim() == 4 and isinstance(data, Tensor):
         return knn_graph(data, recipe.neighbours, features=pca_features(moment_normalise(data)))
     return knn_graph(data, recipe.neighbours)
 
