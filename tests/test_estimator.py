@@ -100,6 +100,20 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     np.testing.assert_array_equal(loaded.sample(5, random_state=1)[0], est.sample(5, random_state=1)[0])
 
 
+@pytest.mark.parametrize("images", [False, True])
+def test_a_training_checkpoint_loads_as_a_model(tmp_path, images: bool) -> None:
+    """``gancluster.load`` reads the run folder's checkpoint too (data shape and standardisation inside)."""
+    if images:
+        X = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)
+    else:
+        X, _ = blobs(200)
+        X = X * 50 + 7  # far from standardised, so a lost standardisation would show
+    est = small(max_steps=10).fit(X, run_dir=tmp_path)
+    loaded = gancluster.load(tmp_path / "checkpoint.safetensors", device="cpu")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    np.testing.assert_allclose(loaded.sample(5, random_state=1)[0], est.sample(5, random_state=1)[0], rtol=1e-5)
+
+
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path) -> None:
     X, _ = blobs(200)
     whole = small(max_steps=40).fit(X)

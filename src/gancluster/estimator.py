@@ -310,7 +310,7 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if self._reliability("checkpoint_every") is not None:
             cfg.checkpoint_every = int(self._reliability("checkpoint_every"))
         trainer = Trainer(method, data, cfg, run_dir=run_dir, evaluate=evaluate, snapshot=self._snapshot,
-                          extra_meta={"estimator": self._meta()} if run_dir else None, dist=ctx)
+                          extra_meta={"estimator": self._checkpoint_meta()} if run_dir else None, dist=ctx)
         if resume:
             trainer.resume()
         result = trainer.fit()
@@ -435,6 +435,14 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             params["random_state"] = None
         return {"class": type(self).__name__, "params": params}
 
+    def _checkpoint_meta(self) -> dict[str, Any]:
+        """What ``load`` needs to rebuild the model from a training checkpoint: parameters, data shape
+        and (vectors) the standardisation, which is small enough for JSON."""
+        info = {**self._meta(), "data_shape": list(self.data_shape_)}
+        if len(self.data_shape_) == 1:
+            info["preprocess"] = {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+        return info
+
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to one ``.safetensors`` file (weights + JSON metadata, no pickle)."""
         check_is_fitted(self, "method_")
@@ -483,10 +491,18 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
     est.data_shape_ = data_shape
     est.n_features_in_ = int(np.prod(data_shape))
     if len(data_shape) == 1:
-        if "preprocess.mean" not in tensors:
-            raise CheckpointError(f"{path} lacks the standardisation of its vector data")
-        est.mean_ = tensors["preprocess.mean"].numpy()
-        est.scale_ = tensors["preprocess.scale"].numpy()
+        if "preprocess.mean" in tensors:
+            est.mean_ = tensors["preprocess.mean"].numpy()
+            est.scale_ = tensors["preprocess.scale"].numpy()
+        else:  # a training checkpoint keeps them in its metadata
+            stats = info.get("preprocess") or {}
+            try:
+                est.mean_ = np.asarray(stats["mean"], dtype=np.float32)
+                est.scale_ = np.asarray(stats["scale"], dtype=np.float32)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path} lacks the standardisation of its vector data") from exc
+            if est.mean_.shape != data_shape or est.scale_.shape != data_shape:
+                raise CheckpointError(f"{path}: its standardisation does not match its data shape {data_shape}")
     priors = check_priors(est.priors, est.n_clusters)
     est.device_ = resolve_device(device)
     method = est._build_method(data_shape, priors)
