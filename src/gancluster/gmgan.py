@@ -21,7 +21,7 @@ RECIPES = ("best", "faithful")
 _OVERRIDABLE = (
     "c", "sigma", "loss", "n_critic", "lr", "guidance", "real_agreement", "real_prior_match", "warmup_steps",
     "warmup_heads", "samples_per_gaussian", "classifier_steps", "classifier_init", "classifier_augment", "std_penalty",
-    "classifier_real_terms",
+    "classifier_real_terms", "real_graph",
 )
 
 
@@ -68,6 +68,7 @@ class GMGAN(GANClusterer):
         real_prior_match: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        real_graph: str | None = None,
         samples_per_gaussian: int | None = None,
         classifier_steps: int | None = None,
         classifier_init: str | None = None,
@@ -107,6 +108,7 @@ class GMGAN(GANClusterer):
         self.real_prior_match = real_prior_match
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.real_graph = real_graph
         self.samples_per_gaussian = samples_per_gaussian
         self.classifier_steps = classifier_steps
         self.classifier_init = classifier_init

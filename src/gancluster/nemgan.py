@@ -30,7 +30,7 @@ from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps", "warmup_heads",
-                "prior_loss", "prior_lr", "fake_cluster_to_inverter")
+                "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph")
 
 
 @register_estimator
@@ -76,6 +76,7 @@ class NEMGAN(GANClusterer):
         fake_cluster_to_inverter: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        real_graph: str | None = None,
         prior_loss: str | None = None,
         prior_lr: float | None = None,
         batch_size: int = 64,
@@ -111,6 +112,7 @@ class NEMGAN(GANClusterer):
         self.fake_cluster_to_inverter = fake_cluster_to_inverter
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.real_graph = real_graph
         self.prior_loss = prior_loss
         self.prior_lr = prior_lr
         self.batch_size = batch_size

@@ -31,6 +31,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-prior-match": {"real_prior_match": 0.0},
     "no-neighbours": {"real_agreement": 0.0},
     "no-augment": {"real_augment": False},
+    "pixel-graph": {"real_graph": "pixels"},
+    "self-label": {"real_self_label": 1.0},
 }
 
 #: The papers' numbers (ACC as printed there, NMI, ARI), for side-by-side tables.

@@ -93,6 +93,7 @@ class NEMGANSettings:
     warmup_lr: float = 1e-3
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
+    real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     # assignment of real data for models without an inverter
     bank_size: int = 5000
     bank_neighbours: int = 10
@@ -139,6 +140,8 @@ class NEMGANSettings:
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
+        require(self.real_graph in ("auto", "pixels", "deskewed"),
+                f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
         require(self.warmup_steps == 0 or (self.inverter and self.multimodal),
                 "warmup_steps > 0 trains the inverter's cluster head: it needs inverter=True and multimodal=True")

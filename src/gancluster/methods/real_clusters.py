@@ -6,8 +6,9 @@ of thousands of GPU steps. The best CPU recipes also teach the inverter's cluste
 with the SCAN objective that PGMGAN's partitioner uses (paper 003, eq. 5):
 
 - *neighbour agreement*: a sample and one of its nearest neighbours (a k-NN graph of PCA
-  features, built once) should fall in the same cluster, ``-log <p(x), p(x_nn)>``, on augmented
-  views;
+  features, built once; ``real_graph='auto'`` first deskews and centres single-channel images by
+  their ink moments, so that neighbours share a shape rather than a slant) should fall in the same
+  cluster, ``-log <p(x), p(x_nn)>``, on augmented views;
 - *prior matching*: the batch mean of the cluster probabilities is pulled to the cluster priors
   (condition C3 of paper 000, applied to the inverter's view of real data).
 
