@@ -38,6 +38,7 @@ from .subsets import (
     subsample,
 )
 from .synthetic import SYNTHETIC, make_synthetic
+from .synthetic_colour import load_shapes32
 
 __all__ = ["DATASETS", "DatasetInfo", "load_dataset", "resolve_name"]
 
@@ -68,6 +69,10 @@ DATASETS: dict[str, DatasetInfo] = {
         "images", 10, "`apt-get install dataset-fashion-mnist`, or --data-dir with IDX files",
         aliases=("fmnist", "fashion", "fashion_mnist", "fashionmnist"),
     ),
+    "shapes32": DatasetInfo(
+        "shapes32", "synthetic 32x32 RGB shapes, one shape and colour family per class, train 30k / test 10k",
+        "images", 10, "generated (seeded), no files", aliases=("shapes",),
+    ),
     **{
         name: DatasetInfo(name, spec.description, "points", spec.n_modes, "generated (seeded)")
         for name, spec in SYNTHETIC.items()
@@ -78,6 +83,7 @@ _LOADERS: dict[str, Callable[[str, str | Path | None], Dataset]] = {
     "digits": lambda split, data_dir: builtin.load_digits(split),
     "mnist": builtin.load_mnist,
     "fashion-mnist": builtin.load_fashion_mnist,
+    "shapes32": lambda split, data_dir: load_shapes32(split),
 }
 _ALIASES = {alias: info.name for info in DATASETS.values() for alias in (info.name, *info.aliases)}
 
