@@ -11,7 +11,6 @@ from .config import ConfigError
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
-from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
@@ -32,7 +31,8 @@ class ClusterGAN(GANClusterer):
     ``recipe='faithful'`` follows the paper and official code (WGAN-GP, 5 critic steps, full-size
     nets); ``recipe='best'`` is our CPU recipe (see :class:`ClusterGANSettings`). Any setting left at
     ``None`` takes the recipe's value; ``beta_n``, ``beta_c``, ``sigma``, ``latent_dim`` are the
-    paper's knobs.
+    paper's knobs. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the networks
+    (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images and their width).
     """
 
     method_name = "clustergan"
@@ -51,6 +51,8 @@ class ClusterGAN(GANClusterer):
         n_critic: int | None = None,
         lr: float | None = None,
         arch: str | None = None,
+        net_width: int | None = None,
+        d_spectral_norm: bool | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
         real_augment: bool | None = None,
@@ -83,6 +85,8 @@ class ClusterGAN(GANClusterer):
         self.n_critic = n_critic
         self.lr = lr
         self.arch = arch
+        self.net_width = net_width
+        self.d_spectral_norm = d_spectral_norm
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
         self.real_augment = real_augment
@@ -115,8 +119,7 @@ class ClusterGAN(GANClusterer):
                 overrides[name] = getattr(self, name)
         for name, value in overrides.items():
             setattr(base, name, value)
-        if self.arch is not None:
-            base.net = NetConfig(arch=self.arch, lean=base.net.lean)
+        base.net = base.net.with_overrides(arch=self.arch, width=self.net_width, d_spectral_norm=self.d_spectral_norm)
         if base.loss not in ("wgan-gp", "ns", "hinge"):
             raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")
         base.validate()

@@ -14,7 +14,6 @@ from .config import ConfigError
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.gmgan import GMGANMethod, GMGANSettings
-from .nets import NetConfig
 from .priors.mixture import check_scale
 
 RECIPES = ("best", "faithful")
@@ -41,6 +40,7 @@ class GMGAN(GANClusterer):
     ``n_classes`` classes (None: N = K) and a Gaussian-to-class map ``class_map`` (K x N 0/1 matrix,
     None: the default map for K = N, K > N or K < N). ``recipe='faithful'`` follows the slides;
     ``recipe='best'`` adds the guide of :mod:`gancluster.methods.gmgan` (each part switchable here).
+    ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the networks (:class:`gancluster.nets.NetConfig`).
     """
 
     method_name = "gmgan"
@@ -63,6 +63,8 @@ class GMGAN(GANClusterer):
         n_critic: int | None = None,
         lr: float | None = None,
         arch: str | None = None,
+        net_width: int | None = None,
+        d_spectral_norm: bool | None = None,
         guidance: float | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
@@ -103,6 +105,8 @@ class GMGAN(GANClusterer):
         self.n_critic = n_critic
         self.lr = lr
         self.arch = arch
+        self.net_width = net_width
+        self.d_spectral_norm = d_spectral_norm
         self.guidance = guidance
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
@@ -151,8 +155,7 @@ class GMGAN(GANClusterer):
         for name in _OVERRIDABLE:
             if getattr(self, name) is not None:
                 setattr(base, name, getattr(self, name))
-        if self.arch is not None:
-            base.net = NetConfig(arch=self.arch)
+        base.net = base.net.with_overrides(arch=self.arch, width=self.net_width, d_spectral_norm=self.d_spectral_norm)
         if base.loss not in ("wgan-gp", "ns", "hinge"):
             raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")
         if base.classifier_init not in ("scratch", "guide"):

@@ -26,7 +26,6 @@ from .config import ConfigError
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.nemgan import NEMGANMethod, NEMGANSettings
-from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps", "warmup_heads",
@@ -48,7 +47,8 @@ class NEMGAN(GANClusterer):
     C2 off for the ablation of Table I (C3 off = uniform priors); a model without a multimodal
     latent needs ``assign='kmeans'`` if it has an inverter. ``recipe='faithful'`` follows the
     authors' code; ``recipe='best'`` is our CPU recipe (see :class:`NEMGANSettings`). Settings left
-    at ``None`` take the recipe's value.
+    at ``None`` take the recipe's value. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the
+    networks (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images).
     """
 
     method_name = "nemgan"
@@ -71,6 +71,8 @@ class NEMGAN(GANClusterer):
         n_critic: int | None = None,
         lr: float | None = None,
         arch: str | None = None,
+        net_width: int | None = None,
+        d_spectral_norm: bool | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
         fake_cluster_to_inverter: float | None = None,
@@ -107,6 +109,8 @@ class NEMGAN(GANClusterer):
         self.n_critic = n_critic
         self.lr = lr
         self.arch = arch
+        self.net_width = net_width
+        self.d_spectral_norm = d_spectral_norm
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
         self.fake_cluster_to_inverter = fake_cluster_to_inverter
@@ -158,8 +162,7 @@ class NEMGAN(GANClusterer):
             overrides["warmup_steps"] = 0
         for name, value in overrides.items():
             setattr(base, name, value)
-        if self.arch is not None:
-            base.net = NetConfig(arch=self.arch)
+        base.net = base.net.with_overrides(arch=self.arch, width=self.net_width, d_spectral_norm=self.d_spectral_norm)
         if base.loss not in ("wgan-gp", "ns", "hinge"):
             raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")
         if base.prior_loss not in ("l1", "kl"):

@@ -1,48 +1,97 @@
-"""Networks by data shape: MLPs for vectors, ClusterGAN's 28x28 conv nets and a lean variant.
+"""Networks by data shape: MLPs for vectors, ClusterGAN's 28x28 conv nets and a lean variant,
+SN-GAN ResNets for 32x32 and 48x48 images (:mod:`gancluster.nets_resnet`).
 
 Sizes come from :class:`NetConfig`. ``"official"`` widths follow the ClusterGAN code
 (conv 64/128, FC 1024); ``"lean"`` halves the convolutions and shrinks the FC layer, which is what
-makes CPU training minutes rather than hours.
+makes CPU training minutes rather than hours. ResNets take paper 003's width when not lean.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
 from .config import require
+from .nets_resnet import (
+    FAITHFUL_WIDTHS,
+    LEAN_WIDTHS,
+    RESNET_SIZES,
+    ResNetCritic,
+    ResNetGenerator,
+    add_spectral_norm,
+    resnet_layout,
+)
 
-Arch = Literal["auto", "mlp", "conv28", "conv28-lean"]
+Arch = Literal["auto", "mlp", "conv28", "conv28-lean", "resnet32", "resnet48"]
 
 
 @dataclass
 class NetConfig:
-    """Architecture choice. ``auto``: conv nets for 28x28 images (lean ones when ``lean``), MLP otherwise."""
+    """Architecture choice.
+
+    ``auto``: ClusterGAN's conv nets for 28x28 images (lean ones when ``lean``), SN-GAN ResNets for
+    32x32 and 48x48 images (any number of channels), MLP otherwise. ``width``: the ResNets' channel
+    width ``ch`` (None: 32 / 64 when ``lean``, paper 003's 256 / 512 otherwise).
+    ``d_spectral_norm``: spectral norm in the discriminator (None: on for ResNets unless the loss is
+    WGAN-GP, whose gradient penalty already constrains the critic; off for the other nets).
+    Encoders, inverters and classifiers are never spectral-normalised.
+    """
 
     arch: Arch = "auto"
     lean: bool = True
     mlp_width: int = 256
     mlp_depth: int = 2
+    width: int | None = None
+    d_spectral_norm: bool | None = None
 
     def validate(self) -> None:
+        require(self.arch in get_args(Arch), f"arch must be one of {list(get_args(Arch))}, got {self.arch!r}")
         require(self.mlp_width >= 1, f"mlp_width must be >= 1, got {self.mlp_width}")
         require(self.mlp_depth >= 1, f"mlp_depth must be >= 1, got {self.mlp_depth}")
+        require(self.width is None or self.width >= 1, f"width must be >= 1 (or None for the default), got {self.width}")
+
+    def with_overrides(self, **values: object) -> "NetConfig":
+        """A copy with the given fields replaced; ``None`` values keep this config's (estimator parameters)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
 
     def resolve(self, data_shape: tuple[int, ...]) -> str:
+        shape = tuple(data_shape)
         if self.arch != "auto":
             if self.arch.startswith("conv28"):
                 require(
-                    tuple(data_shape[-2:]) == (28, 28),
-                    f"arch={self.arch} needs 28x28 images, the data has shape {data_shape}; use arch='mlp'",
+                    len(shape) == 3 and shape[-2:] == (28, 28),
+                    f"arch={self.arch} needs 28x28 images, the data has shape {shape}; use arch='auto' or 'mlp'",
+                )
+            if self.arch in RESNET_SIZES:
+                side = RESNET_SIZES[self.arch]
+                require(
+                    len(shape) == 3 and shape[-2:] == (side, side),
+                    f"arch={self.arch} needs {side}x{side} images, the data has shape {shape}; use arch='auto' "
+                    f"or resize the images to {side}x{side} (--image-size {side})",
                 )
             return self.arch
-        if len(data_shape) == 3 and tuple(data_shape[-2:]) == (28, 28):
+        if len(shape) == 3 and shape[-2:] == (28, 28):
             return "conv28-lean" if self.lean else "conv28"
+        for arch, side in RESNET_SIZES.items():
+            if len(shape) == 3 and shape[-2:] == (side, side):
+                return arch
         return "mlp"
+
+    def resnet_width(self, arch: str) -> int:
+        """The channel width ``ch`` of ResNet ``arch``."""
+        if self.width is not None:
+            return self.width
+        return (LEAN_WIDTHS if self.lean else FAITHFUL_WIDTHS)[arch]
+
+    def discriminator_sn(self, data_shape: tuple[int, ...], loss: str) -> bool:
+        """Whether the discriminator for ``data_shape`` trained with ``loss`` gets spectral norm."""
+        if self.d_spectral_norm is not None:
+            return self.d_spectral_norm
+        return self.resolve(data_shape) in RESNET_SIZES and loss != "wgan-gp"
 
 
 CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-lean": (32, 64, 256)}
@@ -144,20 +193,29 @@ class Conv28Critic(nn.Module):
 
 def build_generator(cfg: NetConfig, latent_dim: int, data_shape: tuple[int, ...]) -> nn.Module:
     arch = cfg.resolve(data_shape)
+    if arch in RESNET_SIZES:  # PyTorch's default initialisation (see nets_resnet)
+        return ResNetGenerator(latent_dim, data_shape[0], resnet_layout(arch, cfg.resnet_width(arch)))
     if arch == "mlp":
-        net: nn.Module = MLPGenerator(latent_dim, data_shape, cfg.mlp_width, cfg.mlp_depth)
+        net = MLPGenerator(latent_dim, data_shape, cfg.mlp_width, cfg.mlp_depth)
     else:
         net = Conv28Generator(latent_dim, data_shape[0], CONV28_WIDTHS[arch])
     init_normal(net)
     return net
 
 
-def build_critic(cfg: NetConfig, data_shape: tuple[int, ...], out_dim: int) -> nn.Module:
-    """A discriminator (``out_dim=1``) or an encoder/inverter (``out_dim`` = latent outputs)."""
+def build_critic(cfg: NetConfig, data_shape: tuple[int, ...], out_dim: int, *, spectral_norm: bool = False) -> nn.Module:
+    """A discriminator (``out_dim=1``) or an encoder/inverter (``out_dim`` = latent outputs).
+
+    ``spectral_norm`` normalises every layer (for a discriminator: pass
+    ``cfg.discriminator_sn(data_shape, loss)``); encoders leave it off.
+    """
     arch = cfg.resolve(data_shape)
-    if arch == "mlp":
-        net: nn.Module = MLPCritic(data_shape, out_dim, cfg.mlp_width, cfg.mlp_depth)
+    if arch in RESNET_SIZES:  # PyTorch's default initialisation (see nets_resnet)
+        net: nn.Module = ResNetCritic(data_shape[0], out_dim, resnet_layout(arch, cfg.resnet_width(arch)))
     else:
-        net = Conv28Critic(data_shape[0], out_dim, CONV28_WIDTHS[arch])
-    init_normal(net)
-    return net
+        if arch == "mlp":
+            net = MLPCritic(data_shape, out_dim, cfg.mlp_width, cfg.mlp_depth)
+        else:
+            net = Conv28Critic(data_shape[0], out_dim, CONV28_WIDTHS[arch])
+        init_normal(net)
+    return add_spectral_norm(net) if spectral_norm else net

@@ -7,8 +7,10 @@ One generator and one discriminator; only per-partition embeddings differ (paper
 * the discriminator is a projection discriminator (Miyato & Koyama): ``D(x, y) = psi(phi(x)) +
   <embed(y), phi(x)>``, the embedding being the only per-partition part.
 
-Vectors get MLPs; (C, 28, 28) images (MNIST, Stacked-MNIST) get lean DCGAN-style conv nets. With a
-single partition these are a plain GAN (the "GAN" row of the ablation).
+Vectors get MLPs; (C, 28, 28) images (MNIST, Stacked-MNIST) get lean DCGAN-style conv nets;
+(C, 32, 32) and (C, 48, 48) images get the paper's SN-GAN ResNets (Tables 6 and 7,
+:mod:`gancluster.nets_resnet`) with CBN in every generator block. With a single partition these are
+a plain GAN (the "GAN" row of the ablation).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .errors import GanclusterError
+from .nets_resnet import FAITHFUL_WIDTHS, RESNET_SIZES, ResNetFeatures, ResNetGenerator, add_spectral_norm, resnet_layout
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -35,6 +38,8 @@ class ConditionalBatchNorm(nn.Module):
         self.image = image
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        if y is None:
+            raise GanclusterError("a conditional generator needs the partition of each sample: call G(z, y)")
         out = self.bn(x)
         g, b = self.gain(y), self.bias(y)
         if self.image:
@@ -119,21 +124,38 @@ def is_image28(data_shape: tuple[int, ...]) -> bool:
     return len(data_shape) == 3 and tuple(data_shape[1:]) == (28, 28)
 
 
+def resnet_arch(data_shape: tuple[int, ...]) -> str | None:
+    """'resnet32' / 'resnet48' for (C, 32, 32) / (C, 48, 48) images, else None."""
+    for arch, side in RESNET_SIZES.items():
+        if len(data_shape) == 3 and tuple(data_shape[1:]) == (side, side):
+            return arch
+    return None
+
+
 def build_conditional_gan(data_shape: tuple[int, ...], n_partitions: int, latent_dim: int, *, width: int = 256,
                           depth: int = 2, conv_widths: tuple[int, int] = (32, 64), conv_fc: int = 256,
+                          resnet_width: int | None = None,
                           d_spectral_norm: bool | None = None) -> tuple[nn.Module, nn.Module]:
     """The shared conditional generator and projection discriminator for ``data_shape``.
 
     ``d_spectral_norm=None`` means spectral norm in D for images (SN-GAN, as the paper) and none for
     vectors (a 1-Lipschitz-per-layer D cannot tell apart modes of std 0.01 under a hinge margin of 1).
+    ``resnet_width`` is the ResNets' ``ch`` (None: the paper's, 256 at 32x32 and 512 at 48x48).
     """
     shape = tuple(int(s) for s in data_shape)
     if n_partitions < 1:
         raise GanclusterError(f"need >= 1 partition, got {n_partitions}")
-    image = is_image28(shape)
+    resnet = resnet_arch(shape)
+    image = is_image28(shape) or resnet is not None
     sn = image if d_spectral_norm is None else bool(d_spectral_norm)
-    if image:
-        G: nn.Module = CondConv28Generator(latent_dim, shape[0], n_partitions, conv_widths)
+    if resnet is not None:
+        layout = resnet_layout(resnet, FAITHFUL_WIDTHS[resnet] if resnet_width is None else resnet_width)
+        G: nn.Module = ResNetGenerator(latent_dim, shape[0], layout,
+                                       norm=lambda c: ConditionalBatchNorm(c, n_partitions, image=True))
+        body = ResNetFeatures(shape[0], layout)
+        D = ProjectionDiscriminator(add_spectral_norm(body) if sn else body, body.out_dim, n_partitions, sn)
+    elif image:
+        G = CondConv28Generator(latent_dim, shape[0], n_partitions, conv_widths)
         D = ProjectionDiscriminator(_conv28_body(shape[0], conv_widths, conv_fc, sn), conv_fc, n_partitions, sn)
     elif len(shape) == 1 or len(shape) == 3:
         G = CondMLPGenerator(latent_dim, shape, n_partitions, width, depth)

@@ -18,7 +18,7 @@ from .partition.io import save_partitioner
 RECIPES = ("best", "faithful")
 _SCAN = {"scan_steps": "steps", "scan_lr": "lr", "alpha": "alpha", "beta": "beta", "n_neighbours": "n_neighbours",
          "kmeans_init_steps": "kmeans_init_steps", "self_label_steps": "self_label_steps"}
-_TOP = ("n_critic", "lr", "lr_decay", "latent_dim", "guide_end", "guide_reduction", "max_redraws")
+_TOP = ("n_critic", "lr", "lr_decay", "latent_dim", "guide_end", "guide_reduction", "max_redraws", "d_spectral_norm")
 
 
 @register_estimator
@@ -36,7 +36,8 @@ class PGMGAN(GANClusterer):
     (lambda at the start, annealed linearly to ``guide_end`` over ``anneal_steps``, default
     ``max_steps``; 0 = Partition GAN), ``features`` ('auto', 'raw', 'simclr', 'pca'),
     ``partitioner_path`` (load a partitioner saved by :meth:`save_partitioner` instead of training
-    one), eq. 5's ``alpha`` / ``beta`` / ``n_neighbours`` and step counts. ``recipe='faithful'``
+    one), eq. 5's ``alpha`` / ``beta`` / ``n_neighbours`` and step counts, ``net_width`` (the
+    32x32 / 48x48 ResNets' channel width ``ch``; None: the recipe's) and ``d_spectral_norm``. ``recipe='faithful'``
     follows the paper and official code; ``'best'`` is our CPU recipe (see :class:`PGMGANSettings`).
     """
 
@@ -70,6 +71,8 @@ class PGMGAN(GANClusterer):
         lr: float | None = None,
         lr_decay: bool | None = None,
         max_redraws: int | None = None,
+        net_width: int | None = None,
+        d_spectral_norm: bool | None = None,
         batch_size: int = 100,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -108,6 +111,8 @@ class PGMGAN(GANClusterer):
         self.lr = lr
         self.lr_decay = lr_decay
         self.max_redraws = max_redraws
+        self.net_width = net_width
+        self.d_spectral_norm = d_spectral_norm
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds
@@ -134,6 +139,8 @@ class PGMGAN(GANClusterer):
         top: dict[str, Any] = {name: getattr(self, name) for name in _TOP if getattr(self, name) is not None}
         top["guide_start"] = float(self.guide_weight)
         top["partitions"] = self.partitions
+        if self.net_width is not None:
+            top["resnet_width"] = int(self.net_width)
         top["anneal_steps"] = int(self.anneal_steps if self.anneal_steps is not None else self.max_steps)
         scan = {field: getattr(self, name) for name, field in _SCAN.items() if getattr(self, name) is not None}
         pretext = {} if self.pretext_steps is None else {"steps": self.pretext_steps}

@@ -46,6 +46,7 @@ from .subsets import (
     subsample,
 )
 from .synthetic import SYNTHETIC, make_synthetic
+from .synthetic_colour import load_shapes32
 
 __all__ = ["DATASETS", "DatasetInfo", "load_dataset", "resolve_name"]
 
@@ -97,6 +98,10 @@ DATASETS: dict[str, DatasetInfo] = {
     "celeba": _colour("celeba", "CelebA aligned faces (202,599), two classes by an attribute (label=), 140 crop -> 64x64",
                       2, celeba.CELEBA, celeba.SPLITS, aliases=("celeb-a", "celeb_a"),
                       labels="an attribute, e.g. 'Black_Hair'"),
+    "shapes32": DatasetInfo(
+        "shapes32", "synthetic 32x32 RGB shapes, one shape and colour family per class, train 30k / test 10k",
+        "images", 10, "generated (seeded), no files", aliases=("shapes",),
+    ),
     **{
         name: DatasetInfo(name, spec.description, "points", spec.n_modes, "generated (seeded)")
         for name, spec in SYNTHETIC.items()
@@ -107,6 +112,7 @@ _LOADERS: dict[str, Callable[[str, str | Path | None], Dataset]] = {
     "digits": lambda split, data_dir: builtin.load_digits(split),
     "mnist": builtin.load_mnist,
     "fashion-mnist": builtin.load_fashion_mnist,
+    "shapes32": lambda split, data_dir: load_shapes32(split),
 }
 # datasets read lazily (labels first, pixels of the kept samples only): (split, data_dir, label) -> LazyImages
 _LAZY_LOADERS: dict[str, Callable[[str, str | Path | None, str | None], LazyImages]] = {

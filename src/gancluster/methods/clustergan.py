@@ -129,7 +129,8 @@ class ClusterGANMethod(Method):
         self.n_clusters = n_clusters
         self.prior = OneHotGaussianPrior(n_clusters, settings.latent_dim, settings.sigma, priors)
         self.generator_net = build_generator(settings.net, self.prior.dim, data_shape)
-        self.discriminator = build_critic(settings.net, data_shape, 1)
+        self.discriminator = build_critic(settings.net, data_shape, 1,
+                                          spectral_norm=settings.net.discriminator_sn(data_shape, settings.loss))
         self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
         # extra cluster heads tried during the warm-up; the best one is copied into the encoder
         self.recipe = real_clusters.RealClusterRecipe.of(settings)

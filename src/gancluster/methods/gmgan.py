@@ -231,7 +231,8 @@ class GMGANMethod(Method):
         self.std_penalty_weight = float(p["std_penalty"])
         self.generator_net = build_generator(settings.net, settings.latent_dim, data_shape)
         self.n_classes = (settings.n_classes or n_clusters) if settings.supervised else 1
-        self.discriminator = build_critic(settings.net, data_shape, self.n_classes)
+        self.discriminator = build_critic(settings.net, data_shape, self.n_classes,
+                                          spectral_norm=settings.net.discriminator_sn(data_shape, settings.loss))
         if settings.supervised:
             cmap = (default_class_map(n_clusters, self.n_classes) if settings.class_map is None
                     else check_class_map(settings.class_map, n_clusters, self.n_classes))

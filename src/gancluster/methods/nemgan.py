@@ -190,7 +190,7 @@ class NEMGANMethod(Method):
             temperature=s.temperature,
         )
         self.generator_net = build_generator(s.net, s.latent_dim, data_shape)
-        self.discriminator = build_critic(s.net, data_shape, 1)
+        self.discriminator = build_critic(s.net, data_shape, 1, spectral_norm=s.net.discriminator_sn(data_shape, s.loss))
         self.inverter = build_critic(s.net, data_shape, s.latent_dim + n_clusters) if s.inverter else None
         self.recipe = real_clusters.RealClusterRecipe.of(s)
         # extra cluster heads tried during the warm-up (not while learning priors: the labelled

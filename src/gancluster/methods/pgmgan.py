@@ -26,7 +26,8 @@ from torch import Tensor
 from ..config import require, to_dict
 from ..errors import GanclusterError
 from ..losses import d_hinge, g_hinge, set_requires_grad
-from ..nets_conditional import build_conditional_gan
+from ..nets_conditional import build_conditional_gan, resnet_arch
+from ..nets_resnet import LEAN_WIDTHS
 from ..partition.features import PretextSettings, pretext_features, train_pretext
 from ..partition.guide import LambdaSchedule, guided_generator_loss
 from ..partition.io import load_partitioner
@@ -79,6 +80,7 @@ class PGMGANSettings:
     depth: int = 2
     conv_widths: tuple[int, int] = (32, 64)
     conv_fc: int = 256
+    resnet_width: int | None = None  # ch of the 32x32 / 48x48 ResNets; None: the paper's 256 / 512
     d_spectral_norm: bool | None = None
     partitioner: PartitionerSettings = field(default_factory=PartitionerSettings)
     scan: ScanSettings = field(default_factory=ScanSettings)
@@ -101,10 +103,14 @@ class PGMGANSettings:
           instead of 2e-4 (the toy GAN moves 5x faster per step; images keep 2e-4);
         - ``lr_decay``: both learning rates decay linearly to 0 over ``anneal_steps`` (with lambda);
           the generated modes stop oscillating around their centre at the end of training.
+        - 32x32 / 48x48 images: the lean ResNet width ``ch`` (32 / 64 instead of 256 / 512).
         """
         image = len(data_shape) == 3
         scan = ScanSettings(lr=1e-3 if image else 1e-2, kmeans_init_steps=0 if image else 1000)
         base: dict[str, Any] = dict(scan=scan, lr=2e-4 if image else 1e-3, n_critic=1, lr_decay=True)
+        arch = resnet_arch(tuple(data_shape))
+        if arch is not None:
+            base["resnet_width"] = LEAN_WIDTHS[arch]
         base.update(overrides)
         return cls(**base)
 
@@ -117,6 +123,7 @@ class PGMGANSettings:
         require(self.anneal_steps >= 1, f"anneal_steps must be >= 1, got {self.anneal_steps}")
         require(self.max_redraws >= 0, f"max_redraws must be >= 0, got {self.max_redraws}")
         require(self.width >= 1 and self.depth >= 1, "width and depth must be >= 1")
+        require(self.resnet_width is None or self.resnet_width >= 1, f"resnet_width must be >= 1, got {self.resnet_width}")
         self.partitioner.validate()
         self.scan.validate()
         self.pretext.validate()
@@ -157,7 +164,8 @@ class PGMGANMethod(Method):
         n_net = 1 if settings.partitions == "none" else self.n_clusters
         self.generator_net, self.discriminator = build_conditional_gan(
             self.data_shape, n_net, settings.latent_dim, width=settings.width, depth=settings.depth,
-            conv_widths=settings.conv_widths, conv_fc=settings.conv_fc, d_spectral_norm=settings.d_spectral_norm,
+            conv_widths=settings.conv_widths, conv_fc=settings.conv_fc, resnet_width=settings.resnet_width,
+            d_spectral_norm=settings.d_spectral_norm,
         )
         p = settings.partitioner
         self.partitioner = None
