@@ -75,6 +75,21 @@ def entropy(probs: Tensor) -> Tensor:
     return -(probs * probs.clamp_min(1e-8).log()).sum(1).mean()
 
 
+def neighbour_agreement(p_anchor: Tensor, p_neighbour: Tensor) -> Tensor:
+    """SCAN's consistency term: ``-log <p(x), p(x_nn)>``, low when a sample and its neighbour share a cluster."""
+    return -(p_anchor * p_neighbour).sum(1).clamp_min(1e-8).log().mean()
+
+
+def balanced_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """Cross-entropy where each target class present counts the same (SCAN's self-labelling weights).
+
+    A weighted mean with weights 1 / count of the row's class, so a large cluster's many confident
+    samples do not outvote a small one's few.
+    """
+    counts = torch.bincount(target, minlength=logits.shape[1]).to(logits.dtype)
+    return F.cross_entropy(logits, target, weight=counts.clamp_min(1).reciprocal())
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)

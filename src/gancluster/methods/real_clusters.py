@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..augment import augment
-from ..losses import kl_to_priors
+from ..losses import balanced_cross_entropy, kl_to_priors, neighbour_agreement
 from ..neighbours import knn_graph, moment_normalise, pca_features
 from .base import Batch
 
@@ -136,8 +136,7 @@ def cluster_terms(
         logs["loss_self_label"] = float(pseudo.detach())
     probs = F.softmax(logits, dim=1)
     if agreement and recipe.agreement > 0:
-        p_x, p_nn = probs.chunk(2)
-        agree = -(p_x * p_nn).sum(1).clamp_min(1e-8).log().mean()
+        agree = neighbour_agreement(*probs.chunk(2))
         loss = loss + recipe.agreement * agree
         logs["loss_real_agree"] = float(agree.detach())
     if prior_pull and recipe.prior_match > 0:
@@ -158,9 +157,7 @@ def self_label_loss(logits: Tensor, target_logits: Tensor, threshold: float) -> 
         keep = conf >= threshold
     if not bool(keep.any()):
         return logits.new_zeros(())
-    counts = torch.bincount(target[keep], minlength=logits.shape[1]).to(logits.dtype)
-    weight = counts.clamp_min(1).reciprocal()  # a weighted mean: each present pseudo-label weighs the same
-    return F.cross_entropy(logits[keep], target[keep], weight=weight)
+    return balanced_cross_entropy(logits[keep], target[keep])
 
 
 def warmup_batch(recipe: RealClusterRecipe, source: Tensor, rng: torch.Generator) -> Batch:

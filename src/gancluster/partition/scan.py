@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..augment import gaussian_jitter
 from ..config import require
-from ..losses import kl_to_priors
+from ..losses import balanced_cross_entropy, entropy, kl_to_priors, neighbour_agreement
 from .features import PretextSettings, image_views
 from .lipschitz import Partitioner, refresh_spectral_norms
 
@@ -66,8 +66,8 @@ class ScanSettings:
 
 def scan_loss(p_anchor: Tensor, p_neighbour: Tensor, alpha: float, beta: float, priors: Tensor) -> tuple[Tensor, dict[str, float]]:
     """Eq. 5 (mean form) on probability rows of anchors and one neighbour each."""
-    agree = -(p_anchor * p_neighbour).sum(1).clamp_min(1e-8).log().mean()
-    ent = -(p_anchor * p_anchor.clamp_min(1e-8).log()).sum(1).mean()
+    agree = neighbour_agreement(p_anchor, p_neighbour)
+    ent = entropy(p_anchor)
     marg = kl_to_priors(torch.cat([p_anchor, p_neighbour]), priors)
     loss = agree + alpha * ent + beta * marg
     return loss, {"agree": float(agree.detach()), "entropy": float(ent.detach()), "marginal_kl": float(marg.detach())}
@@ -144,10 +144,8 @@ def train_partitioner(partitioner: Partitioner, data: Tensor, neighbours: Tensor
         mask = conf > settings.confidence
         if not mask.any():
             continue
-        counts = torch.bincount(target[mask], minlength=p.shape[1]).float()
-        weight = torch.where(counts > 0, counts.sum() / counts.clamp_min(1) / p.shape[1], torch.zeros_like(counts))
         logits = partitioner(_view(x[mask], gen, settings, pretext))
-        loss = F.cross_entropy(logits, target[mask], weight=weight)
+        loss = balanced_cross_entropy(logits, target[mask])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
