@@ -16,7 +16,7 @@ RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
 RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
                    "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label",
-                   "real_graph")
+                   "real_graph", "real_confidence")
 
 
 @register_estimator
@@ -61,6 +61,7 @@ class ClusterGAN(GANClusterer):
         warmup_heads: int | None = None,
         real_self_label: float | None = None,
         real_graph: str | None = None,
+        real_confidence: float | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -95,6 +96,7 @@ class ClusterGAN(GANClusterer):
         self.warmup_heads = warmup_heads
         self.real_self_label = real_self_label
         self.real_graph = real_graph
+        self.real_confidence = real_confidence
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds

@@ -20,7 +20,7 @@ RECIPES = ("best", "faithful")
 _OVERRIDABLE = (
     "c", "sigma", "loss", "n_critic", "lr", "guidance", "real_agreement", "real_prior_match", "warmup_steps",
     "warmup_heads", "samples_per_gaussian", "classifier_steps", "classifier_init", "classifier_augment", "std_penalty",
-    "classifier_real_terms", "real_graph",
+    "classifier_real_terms", "real_graph", "real_confidence",
 )
 
 
@@ -71,6 +71,7 @@ class GMGAN(GANClusterer):
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
         real_graph: str | None = None,
+        real_confidence: float | None = None,
         samples_per_gaussian: int | None = None,
         classifier_steps: int | None = None,
         classifier_init: str | None = None,
@@ -113,6 +114,7 @@ class GMGAN(GANClusterer):
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
         self.real_graph = real_graph
+        self.real_confidence = real_confidence
         self.samples_per_gaussian = samples_per_gaussian
         self.classifier_steps = classifier_steps
         self.classifier_init = classifier_init

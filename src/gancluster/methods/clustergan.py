@@ -76,6 +76,7 @@ class ClusterGANSettings:
     real_self_label: float = 0.0
     real_self_label_threshold: float = 0.99
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_confidence: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -108,7 +109,7 @@ class ClusterGANSettings:
                 f"real_self_label_threshold must be in (0, 1), got {self.real_self_label_threshold}")
         require(self.warmup_steps == 0 or self.uses_real_data,
                 "warmup_steps > 0 trains the encoder on real data: it needs real_agreement or real_prior_match > 0")
-        for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match", "real_self_label"):
+        for name in ("beta_n", "beta_c", "gp_weight", "real_agreement", "real_prior_match", "real_self_label", "real_confidence"):
             require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         self.net.validate()
 

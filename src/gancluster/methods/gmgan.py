@@ -84,6 +84,7 @@ class GMGANSettings:
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_confidence: float = 0.0
     samples_per_gaussian: int = 2000
     classifier_steps: int = 600
     classifier_batch_size: int = 256
@@ -132,6 +133,7 @@ class GMGANSettings:
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
+        require(self.real_confidence >= 0, f"real_confidence must be >= 0, got {self.real_confidence}")
         require(self.real_graph in ("auto", "pixels", "deskewed"),
                 f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
         require(self.warmup_batch_size >= 1 and self.classifier_batch_size >= 1, "batch sizes must be >= 1")

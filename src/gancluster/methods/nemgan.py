@@ -94,6 +94,7 @@ class NEMGANSettings:
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_confidence: float = 0.0
     # assignment of real data for models without an inverter
     bank_size: int = 5000
     bank_neighbours: int = 10
@@ -140,6 +141,7 @@ class NEMGANSettings:
         require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
+        require(self.real_confidence >= 0, f"real_confidence must be >= 0, got {self.real_confidence}")
         require(self.real_graph in ("auto", "pixels", "deskewed"),
                 f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")

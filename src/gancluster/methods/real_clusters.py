@@ -10,7 +10,10 @@ with the SCAN objective that PGMGAN's partitioner uses (paper 003, eq. 5):
   their ink moments, so that neighbours share a shape rather than a slant) should fall in the same
   cluster, ``-log <p(x), p(x_nn)>``, on augmented views;
 - *prior matching*: the batch mean of the cluster probabilities is pulled to the cluster priors
-  (condition C3 of paper 000, applied to the inverter's view of real data).
+  (condition C3 of paper 000, applied to the inverter's view of real data);
+- *confidence* (optional, ``real_confidence``): the mean per-sample entropy, paper 003's alpha term.
+  With imbalanced priors, agreement and prior matching are both nearly satisfied by giving every
+  sample the prior vector itself; low per-sample entropy rules that out.
 
 After the warm-up, *self-labelling* (SCAN's last step) can sharpen the clusters during the GAN
 phase: samples the head is confident about (max probability >= a threshold, on the unaugmented
@@ -35,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..augment import augment
-from ..losses import balanced_cross_entropy, kl_to_priors, neighbour_agreement
+from ..losses import balanced_cross_entropy, entropy, kl_to_priors, neighbour_agreement
 from ..neighbours import knn_graph, moment_normalise, pca_features
 from .base import Batch
 
@@ -58,6 +61,7 @@ class RealClusterRecipe:
     self_label: float = 0.0
     self_label_threshold: float = 0.99
     graph: str = "pixels"
+    confidence: float = 0.0
 
     @classmethod
     def of(cls, settings: Any) -> "RealClusterRecipe":
@@ -69,6 +73,7 @@ class RealClusterRecipe:
             self_label=getattr(settings, "real_self_label", 0.0),
             self_label_threshold=getattr(settings, "real_self_label_threshold", 0.99),
             graph=getattr(settings, "real_graph", "pixels"),
+            confidence=getattr(settings, "real_confidence", 0.0),
         )
 
     @property
@@ -139,6 +144,10 @@ def cluster_terms(
         agree = neighbour_agreement(*probs.chunk(2))
         loss = loss + recipe.agreement * agree
         logs["loss_real_agree"] = float(agree.detach())
+    if recipe.confidence > 0:  # confident rows: with the prior pull, this rules out p(x) = priors for every x
+        ent = entropy(probs)
+        loss = loss + recipe.confidence * ent
+        logs["loss_real_entropy"] = float(ent.detach())
     if prior_pull and recipe.prior_match > 0:
         match = kl_to_priors(probs, priors.detach())
         loss = loss + recipe.prior_match * match
