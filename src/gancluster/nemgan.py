@@ -28,8 +28,8 @@ from .estimator import GANClusterer, register_estimator
 from .methods.nemgan import NEMGANMethod, NEMGANSettings
 
 RECIPES = ("best", "faithful")
-_OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps", "warmup_heads",
-                "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence")
+_OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
+                "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence")
 
 
 @register_estimator
