@@ -85,6 +85,24 @@ def test_works_with_fitted_clustergan_and_gmgan() -> None:
         assert cluster_acc(est.predict(X[:90]), real.labels) > 0.8
 
 
+def test_encoder_start_shares_the_encoders_estimate_across_restarts() -> None:
+    X, _ = blobs(600)
+    cg = ClusterGAN(n_clusters=3, max_steps=200, batch_size=64, random_state=0, latent_dim=4, warmup_steps=60).fit(X)
+    xs, ks = cg.sample(60, random_state=1)
+    # zero steps: the result is the start itself, the encoder's z_n (clipped) in the winning mode
+    res = backprop_decode(cg, xs, n_steps=1, lr=1e-12, start="encoder", prune=())
+    data = torch.from_numpy((xs - cg.mean_) / cg.scale_)
+    expected = cg.method_.encode_noise(data).detach().clamp(-0.6, 0.6).numpy()
+    np.testing.assert_allclose(res.z[:, :4], expected, atol=1e-5)
+    assert (backprop_decode(cg, xs, n_steps=40, start="encoder").labels == ks).mean() > 0.9
+    gm = GMGAN(n_clusters=3, max_steps=5, batch_size=64, random_state=0, latent_dim=4, warmup_steps=2,
+               classifier_steps=2, samples_per_gaussian=10).fit(X)
+    with pytest.raises(GanclusterError, match="encoder"):
+        backprop_decode(gm, xs, start="encoder")
+    with pytest.raises(GanclusterError, match="start"):
+        backprop_decode(cg, xs, start="random")
+
+
 def test_mode_adapters_and_errors() -> None:
     assert mode_adapter(OneHotGaussianPrior(4, 3)).default_clip == 0.6
     assert mode_adapter(GaussianMixturePrior(4, 3)).free_dim == 3

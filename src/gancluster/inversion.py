@@ -18,6 +18,11 @@ Speed: all restarts of a batch of samples are rows of one tensor and take their 
 (Adam is element-wise, and the generator runs in eval mode, so the rows do not interact). ``prune``
 (our addition; ``prune=()`` is the faithful schedule) drops, after the given step, all but the
 ``keep`` lowest-loss restarts of each sample: restarts that are far behind early on do not win.
+
+``start="encoder"`` (our addition; ``"prior"`` is Algorithm 1) starts every restart's free part at
+the model's own encoder estimate of it (ClusterGAN's ``E_n(x)``) instead of a random draw: the K
+restarts then differ only in their mode, and the search refines a good guess rather than a random
+one.
 """
 
 from __future__ import annotations
@@ -158,15 +163,26 @@ def backprop_decode(
     prune: Sequence[tuple[int, int]] = ((10, 2),),
     batch_size: int = 256,
     random_state: int = 0,
+    start: str = "prior",
 ) -> InversionResult:
     """Invert ``X`` through a fitted estimator's generator (or a bare generator with its ``prior``).
 
     ``n_steps`` Adam steps per restart (lr ``lr``); ``lam`` / ``clip`` default to the prior's
     settings (see module doc); ``prune``: (step, keep) pairs, ``()`` keeps every restart to the end;
-    ``batch_size`` samples are inverted at once (times K restarts rows).
+    ``batch_size`` samples are inverted at once (times K restarts rows); ``start``: 'prior' draws
+    each restart's free part from the prior (Algorithm 1), 'encoder' takes the model's encoder
+    estimate of it (a fitted estimator whose method has ``encode_noise``, e.g. ClusterGAN).
     """
     G, prior, data = _resolve(model, X, prior)
     adapter = mode_adapter(prior)
+    if start not in ("prior", "encoder"):
+        raise GanclusterError(f"start must be 'prior' or 'encoder', got {start!r}")
+    encode = None
+    if start == "encoder":
+        encode = getattr(getattr(model, "method_", None), "encode_noise", None)
+        if encode is None:
+            raise GanclusterError("start='encoder' needs a fitted estimator with an encoder of the latent noise "
+                                  "(ClusterGAN); use start='prior' for other models or a bare generator")
     _check("n_steps", n_steps, integer=True)
     _check("lr", lr)
     _check("batch_size", batch_size, integer=True)
@@ -189,8 +205,14 @@ def backprop_decode(
         p.requires_grad_(False)
     start = time.perf_counter()
     try:
-        out = [_decode_batch(G, adapter, data[i : i + batch_size], int(n_steps), lr, lam, clip, schedule, gen)
-               for i in range(0, data.shape[0], int(batch_size))]
+        out = []
+        for i in range(0, data.shape[0], int(batch_size)):
+            x = data[i : i + int(batch_size)]
+            u0 = None
+            if encode is not None:
+                with torch.no_grad():
+                    u0 = encode(x)
+            out.append(_decode_batch(G, adapter, x, int(n_steps), lr, lam, clip, schedule, gen, u0))
     finally:
         G.train(was_training)
         for p, f in zip(G.parameters(), flags):
@@ -204,11 +226,18 @@ def _row_loss(G: nn.Module, adapter: ModeAdapter, u: Tensor, modes: Tensor, x: T
     return recon + lam * (u**2).mean(1)
 
 
-def _decode_batch(G, adapter, x, n_steps, lr, lam, clip, schedule, gen):
-    """All K restarts of ``x`` as one (B, k, d) tensor of free parts with an element-wise Adam."""
+def _decode_batch(G, adapter, x, n_steps, lr, lam, clip, schedule, gen, u0=None):
+    """All K restarts of ``x`` as one (B, k, d) tensor of free parts with an element-wise Adam.
+
+    ``u0`` (B, d): a start shared by the K restarts of each sample; None draws them from the prior.
+    """
     B, K = x.shape[0], adapter.n_modes
     modes = torch.arange(K, device=x.device).repeat(B, 1)  # (B, k) mode of each live restart
-    u = adapter.init(modes.reshape(-1), gen).view(B, K, -1).clamp(-clip, clip)
+    if u0 is None:
+        u = adapter.init(modes.reshape(-1), gen).view(B, K, -1)
+    else:
+        u = u0.detach().to(x.dtype).unsqueeze(1).expand(B, K, u0.shape[1]).clone()
+    u = u.clamp(-clip, clip)
     m, v = torch.zeros_like(u), torch.zeros_like(u)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     all_losses = torch.full((B, K), math.inf, device=x.device)

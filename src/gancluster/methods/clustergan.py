@@ -161,6 +161,10 @@ class ClusterGANMethod(Method):
     def cluster_logits(self, x: Tensor) -> Tensor:
         return self._encode(x)[1]
 
+    def encode_noise(self, x: Tensor) -> Tensor:
+        """The encoder's estimate of the continuous latent part ``z_n`` (a start for backprop decoding)."""
+        return self._encode(x)[0]
+
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x)
 
