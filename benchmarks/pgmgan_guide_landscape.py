@@ -67,6 +67,32 @@ def spurious_optima(R: np.ndarray) -> np.ndarray:
     return is_min & (centre > 1e-6)
 
 
+def descent_stuck(p: torch.nn.Module, box: tuple[float, float], k: int, n_starts: int, steps: int,
+                  seed: int) -> np.ndarray:
+    """Per partition i, the share of random starts outside i that normalised gradient descent on ``R_i``
+    does not bring into i: what a generator following the guide would meet (plateaus where the
+    gradient vanishes count, as do local optima, strict or not).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    lo, hi = box
+    starts = lo + (hi - lo) * torch.rand(n_starts, 2, generator=gen)
+    x = starts.repeat(k, 1)
+    target = torch.arange(k).repeat_interleave(n_starts)
+    with torch.no_grad():
+        outside = guide(p(x), target) > 1e-6
+    step = 0.02 * (hi - lo)
+    for t in range(steps):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(guide(p(x), target).sum(), x)
+        with torch.no_grad():
+            lr = step * (1 - t / steps) + 1e-3 * (hi - lo)
+            x = (x - lr * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(lo, hi)
+    with torch.no_grad():
+        stuck = (guide(p(x), target) > 1e-6) & outside
+    per = stuck.view(k, n_starts).float().sum(1) / outside.view(k, n_starts).float().sum(1).clamp_min(1)
+    return per.numpy()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -74,6 +100,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--quick", action="store_true", help="fewer steps and a coarser lattice")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--starts", type=int, default=400, help="random starts per partition for the guide descent")
+    ap.add_argument("--descent-steps", type=int, default=300)
+    ap.add_argument("--note", default="", help="free text for the section (e.g. 'shared, loaded machine')")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
@@ -96,14 +125,19 @@ def main() -> None:
             nmi = normalized_mutual_info_score(data.y, partition_logits(p, x).argmax(1).numpy())
             R = landscape(p, lattice, args.lattice)
             bad = spurious_optima(R)
-            r = rows.setdefault(kind, {"nmi": [], "optima": [], "partitions_with": []})
+            box = (float(lattice.min()), float(lattice.max()))
+            stuck = descent_stuck(p, box, 25, args.starts, args.descent_steps, seed)
+            r = rows.setdefault(kind, {"nmi": [], "optima": [], "partitions_with": [], "stuck": [], "stuck_parts": []})
             r["nmi"].append(nmi)
             r["optima"].append(float(bad.sum()))
             r["partitions_with"].append(float((bad.reshape(bad.shape[0], -1).any(1)).sum()))
+            r["stuck"].append(float(stuck.mean()))
+            r["stuck_parts"].append(float((stuck > 0).sum()))
             if seed == args.seeds[0]:
                 keep[kind] = R
             print(f"seed {seed} {kind}: NMI {nmi:.3f}, spurious local optima {int(bad.sum())} "
-                  f"in {int(r['partitions_with'][-1])} of 25 partitions", flush=True)
+                  f"in {int(r['partitions_with'][-1])} of 25 partitions; guide descent stuck "
+                  f"{100 * stuck.mean():.2f}% of starts, in {int((stuck > 0).sum())} partitions", flush=True)
     corner = int(np.argmin(np.linalg.norm(data.meta["centers"] - np.array([-4.0, -4.0]), axis=1)))
     _figure(keep, data, corner, axis, mean, scale, args)
     wall = time.time() - t0
@@ -111,17 +145,22 @@ def main() -> None:
         "## PGMGAN guide landscape (issue 5, paper Fig. 3)",
         "",
         f"`{command()}` — seeds {args.seeds}, {args.lattice}x{args.lattice} lattice over [-6, 6]^2, "
-        f"{args.steps} partitioner steps (k-means start, then eq. 5), k = 25; wall {wall:.0f} s on {machine()} "
-        "(shared, loaded machine).",
+        f"{args.steps} partitioner steps (k-means start, then eq. 5), k = 25; wall {wall:.0f} s on {machine()}."
+        + (f" {args.note}" if args.note else ""),
         "",
-        "A spurious optimum is a lattice point where `R_i > 0` is strictly below its 8 neighbours, for any of the 25 partitions i.",
+        "A spurious optimum is a lattice point where `R_i > 0` is strictly below its 8 neighbours, for any of the 25 partitions i. "
+        f"Guide descent: from {args.starts} uniform random starts in the lattice box, {args.descent_steps} steps of normalised "
+        "gradient descent on `R_i` for every partition i; `stuck` is the share of starts outside i that end outside i "
+        "(on a plateau where the gradient vanishes or at a local optimum, strict or not), averaged over partitions.",
         "",
-        "| partitioner | NMI vs modes | spurious local optima (total) | partitions having one |",
-        "|---|---|---|---|",
+        "| partitioner | NMI vs modes | spurious local optima (total) | partitions having one | guide descent stuck | partitions with a stuck start |",
+        "|---|---|---|---|---|---|",
     ]
     for kind, label in (("iresnet", "i-ResNet (Lipschitz, coeff 0.9)"), ("mlp", "plain ReLU MLP")):
         r = rows[kind]
-        lines.append(f"| {label} | {mean_std(r['nmi'])} | {mean_std(r['optima'], 1)} | {mean_std(r['partitions_with'], 1)} |")
+        stuck_pct = [100 * v for v in r["stuck"]]
+        lines.append(f"| {label} | {mean_std(r['nmi'])} | {mean_std(r['optima'], 1)} | {mean_std(r['partitions_with'], 1)} | "
+                     f"{mean_std(stuck_pct, 2)} % | {mean_std(r['stuck_parts'], 1)} |")
     lines += ["", f"Figure: `benchmarks/figures/{FIGURE.name}` (-R_i of the corner Gaussian's partition; data of "
                   "that partition in red)."]
     write_section("pgmgan-guide-landscape", "\n".join(lines))
