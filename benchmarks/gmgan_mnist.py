@@ -99,8 +99,8 @@ def section(records: list[dict]) -> str:
         "guide before Algorithm 2; 'Alg2 scratch' = Algorithm 2's classifier trained from scratch on the same "
         "GAN's samples only (the paper's choice); 'Alg2 plain' = started from the guide, generated samples only; "
         "'real terms' = weight of the guide's real-data terms kept while Algorithm 2 trains (0 in runs made before "
-        "that switch existed). Means ± std over seeds; runs on a shared, heavily loaded 2-core "
-        "machine (other jobs running), so times are upper bounds.",
+        "that switch existed). Means ± std over seeds; each run used one "
+        "torch thread while another benchmark job ran on the second core, so times are upper bounds.",
         "",
         "| dataset | variant | seeds | steps | train s | ACC | NMI | ARI | guide ACC | Alg2 scratch ACC | Alg2 plain ACC | paper ACC / NMI | bar |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
