@@ -94,12 +94,14 @@ def main() -> None:
     section = args.section or f"clustergan-{args.dataset}"
     figure = ROOT / "benchmarks" / "figures" / f"{section}.png"
     plot_curves(results, figure)
+    title = "ClusterGAN warm-up switches" if args.warmup_only else "ClusterGAN"
+    budget = ("each run stops where its warm-up ends" if args.warmup_only else
+              f"{args.max_steps} steps or {args.max_seconds:.0f} s of training, whichever comes first")
     lines = [
-        f"## ClusterGAN on {args.dataset} (train 60k, test 10k, K = 10)",
+        f"## {title} on {args.dataset} (train 60k, test 10k, K = 10)",
         "",
         f"Command: `{command()}`  ",
-        f"Seeds: {args.seeds}; budget per run: {args.max_steps} steps or {args.max_seconds:.0f} s of training, "
-        f"whichever comes first; total wall time {(time.time() - t_start) / 60:.1f} min.  ",
+        f"Seeds: {args.seeds}; budget per run: {budget}; total wall time {(time.time() - t_start) / 60:.1f} min.  ",
         f"Machine: {machine()}.  ",
         "Paper: " + "; ".join(f"{k} {a:.2f} / {n:.2f} / {r:.2f}" for k, (a, n, r) in PAPER[args.dataset].items())
         + ". Ours: ACC is Hungarian (one-to-one), NMI arithmetic.",
