@@ -203,7 +203,7 @@ def backprop_decode(
     G.eval()
     for p in G.parameters():
         p.requires_grad_(False)
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     try:
         out = []
         for i in range(0, data.shape[0], int(batch_size)):
@@ -218,7 +218,7 @@ def backprop_decode(
         for p, f in zip(G.parameters(), flags):
             p.requires_grad_(f)
     labels, z, losses = (torch.cat(parts).cpu().numpy() for parts in zip(*out))
-    return InversionResult(labels.astype(np.int64), z, losses, time.perf_counter() - start)
+    return InversionResult(labels.astype(np.int64), z, losses, time.perf_counter() - t0)
 
 
 def _row_loss(G: nn.Module, adapter: ModeAdapter, u: Tensor, modes: Tensor, x: Tensor, lam: float) -> Tensor:
