@@ -103,3 +103,17 @@ def test_self_label_term_joins_the_gan_phase_real_data_loss_only_when_on() -> No
         method._real_data_loss(Batch(data[idx], idx, data), torch.Generator().manual_seed(0), logs)
         assert ("loss_self_label" in logs) is expected
         assert "loss_real_agree" in logs and "loss_real_prior" in logs
+
+
+def test_nemgan_spectral_start_finds_a_ten_percent_cluster() -> None:
+    # 270 : 30 rows in two separate blobs; the warm-up alone (no GAN step) must split them (without
+    # the spectral start it stays in the trivial partition here: every row in the 0.9 cluster)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [270, 30])
+    x = (np.array([[0.0, 0.0], [3.0, 3.0]])[y] + 0.5 * rng.standard_normal((300, 2))).astype(np.float32)
+    est = build("nemgan", n_clusters=2, priors=[0.9, 0.1], max_steps=60, warmup_steps=60, warmup_heads=1).fit(x)
+    targets = est.method_.spectral_targets
+    assert targets is not None and (targets.numpy() == y).mean() > 0.98  # ids follow the priors' order
+    assert (est.predict(x) == y).mean() > 0.95
+    off = build("nemgan", n_clusters=2, priors=[0.9, 0.1], max_steps=2, warmup_steps=2, real_spectral=0.0).fit(x)
+    assert off.method_.spectral_targets is None

@@ -29,7 +29,8 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
-                "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence")
+                "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
+                "real_spectral")
 
 
 @register_estimator
@@ -80,6 +81,7 @@ class NEMGAN(GANClusterer):
         warmup_heads: int | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
+        real_spectral: float | None = None,
         prior_loss: str | None = None,
         prior_lr: float | None = None,
         batch_size: int = 64,
@@ -119,6 +121,7 @@ class NEMGAN(GANClusterer):
         self.warmup_heads = warmup_heads
         self.real_graph = real_graph
         self.real_confidence = real_confidence
+        self.real_spectral = real_spectral
         self.prior_loss = prior_loss
         self.prior_lr = prior_lr
         self.batch_size = batch_size

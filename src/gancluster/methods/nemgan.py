@@ -95,6 +95,7 @@ class NEMGANSettings:
     warmup_max_share: float = 0.5
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     real_confidence: float = 0.0
+    real_spectral: float = 1.0
     # assignment of real data for models without an inverter
     bank_size: int = 5000
     bank_neighbours: int = 10
@@ -107,7 +108,7 @@ class NEMGANSettings:
         base = dict(
             loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), beta_z=10.0, beta_y=1.0, prior_loss="kl",
             real_agreement=0.0, real_prior_match=0.0, fake_cluster_to_inverter=1.0, warmup_steps=0,
-            beta_y_ramp=0, net=NetConfig(arch="auto"),
+            beta_y_ramp=0, real_spectral=0.0, net=NetConfig(arch="auto"),
         )
         base.update(overrides)
         return cls(**base)
@@ -142,6 +143,7 @@ class NEMGANSettings:
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.real_confidence >= 0, f"real_confidence must be >= 0, got {self.real_confidence}")
+        require(self.real_spectral >= 0, f"real_spectral must be >= 0, got {self.real_spectral}")
         require(self.real_graph in ("auto", "pixels", "deskewed"),
                 f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
@@ -216,6 +218,7 @@ class NEMGANMethod(Method):
         self.register_buffer("labeled_x", None, persistent=False)
         self.register_buffer("labeled_y", None, persistent=False)
         self.neighbours: Tensor | None = None
+        self.spectral_targets: Tensor | None = None  # cluster id per training row (recipe's spectral start)
         self._bank: tuple[Tensor, Tensor] | None = None
 
     def settings_dict(self) -> dict[str, Any]:
@@ -230,6 +233,9 @@ class NEMGANMethod(Method):
     def prepare(self, data: Tensor) -> None:
         if self.settings.uses_real_data:
             self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
+            if not self.learn_priors and self.in_warmup:  # learned priors: the labels start the clusters
+                self.spectral_targets = real_clusters.spectral_targets(
+                    self.recipe, self.neighbours, self.prior.mode_weights())
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 
@@ -295,6 +301,7 @@ class NEMGANMethod(Method):
         loss = real_clusters.warmup_loss(
             self.recipe, self.inverter, s.latent_dim, self.extra_heads, self.head_loss, views,
             self.prior.mode_weights(), logs, agreement=self.neighbours is not None, prior_pull=not self.learn_priors,
+            targets=None if self.spectral_targets is None else self.spectral_targets[batch.index],
         )
         loss = loss + self._labeled_loss(rng, logs)
         opt.zero_grad(set_to_none=True)

@@ -14,6 +14,10 @@ with the SCAN objective that PGMGAN's partitioner uses (paper 003, eq. 5):
 - *confidence* (optional, ``real_confidence``): the mean per-sample entropy, paper 003's alpha term.
   With imbalanced priors, agreement and prior matching are both nearly satisfied by giving every
   sample the prior vector itself; low per-sample entropy rules that out.
+- *spectral start* (optional, ``real_spectral``): during the warm-up, a class-balanced cross-entropy
+  to a spectral partition of the k-NN graph whose cluster sizes are the priors
+  (:mod:`gancluster.spectral`). This is what gets imbalanced data (90:10) out of the trivial
+  optimum above, which the confidence term alone did not.
 
 After the warm-up, *self-labelling* (SCAN's last step) can sharpen the clusters during the GAN
 phase: samples the head is confident about (max probability >= a threshold, on the unaugmented
@@ -40,10 +44,13 @@ from torch import Tensor, nn
 from ..augment import augment
 from ..losses import balanced_cross_entropy, entropy, kl_to_priors, neighbour_agreement
 from ..neighbours import knn_graph, moment_normalise, pca_features
+from ..spectral import spectral_partition
 from .base import Batch
 
 #: decay of the running mean of each warm-up head's loss (the head with the lowest one is kept)
 HEAD_LOSS_DECAY = 0.98
+#: fewest training rows for the spectral start (below it the warm-up runs without)
+MIN_SPECTRAL_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class RealClusterRecipe:
     self_label_threshold: float = 0.99
     graph: str = "pixels"
     confidence: float = 0.0
+    spectral: float = 0.0
 
     @classmethod
     def of(cls, settings: Any) -> "RealClusterRecipe":
@@ -74,6 +82,7 @@ class RealClusterRecipe:
             self_label_threshold=getattr(settings, "real_self_label_threshold", 0.99),
             graph=getattr(settings, "real_graph", "pixels"),
             confidence=getattr(settings, "real_confidence", 0.0),
+            spectral=getattr(settings, "real_spectral", 0.0),
         )
 
     @property
@@ -100,6 +109,17 @@ def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
     if deskew and data.dim() == 4 and isinstance(data, Tensor):
         return knn_graph(data, recipe.neighbours, features=pca_features(moment_normalise(data)))
     return knn_graph(data, recipe.neighbours)
+
+
+def spectral_targets(recipe: RealClusterRecipe, graph: Tensor | None, priors: Tensor) -> Tensor | None:
+    """Cluster id per training row from the prior-sized spectral partition of ``graph``.
+
+    None when the term is off, or for fewer than :data:`MIN_SPECTRAL_ROWS` rows (a handful of
+    samples makes no graph worth partitioning).
+    """
+    if recipe.spectral <= 0 or recipe.warmup_steps == 0 or graph is None or graph.shape[0] < MIN_SPECTRAL_ROWS:
+        return None
+    return spectral_partition(graph, priors.detach())
 
 
 def real_views(
@@ -178,18 +198,27 @@ def warmup_batch(recipe: RealClusterRecipe, source: Tensor, rng: torch.Generator
 def warmup_loss(
     recipe: RealClusterRecipe, net: nn.Module, offset: int, extra_heads: nn.ModuleList, head_loss: Tensor,
     views: Tensor, priors: Tensor, logs: dict[str, float], *, agreement: bool = True, prior_pull: bool = True,
+    targets: Tensor | None = None,
 ) -> Tensor:
     """Summed loss of every warm-up head on ``views``; updates their running losses.
 
     ``net`` is a critic-shaped network (``features`` and ``head``) whose cluster logits are
-    ``head(features)[:, offset:]``; ``extra_heads`` read the same features.
+    ``head(features)[:, offset:]``; ``extra_heads`` read the same features. ``targets`` (cluster
+    ids of the batch rows, :func:`spectral_targets`) add the spectral-start term on the first view.
     """
     feats = net.features(views)
     heads = [net.head(feats)[:, offset:], *(h(feats) for h in extra_heads)]
-    losses = torch.stack([
-        cluster_terms(recipe, logits, priors, logs if i == 0 else {}, agreement=agreement, prior_pull=prior_pull)
-        for i, logits in enumerate(heads)
-    ])
+
+    def head_loss_of(i: int, logits: Tensor) -> Tensor:
+        head_logs = logs if i == 0 else {}
+        loss = cluster_terms(recipe, logits, priors, head_logs, agreement=agreement, prior_pull=prior_pull)
+        if targets is not None:
+            start = balanced_cross_entropy(logits[: targets.shape[0]], targets)
+            head_logs["loss_real_spectral"] = float(start.detach())
+            loss = loss + recipe.spectral * start
+        return loss
+
+    losses = torch.stack([head_loss_of(i, logits) for i, logits in enumerate(heads)])
     with torch.no_grad():
         head_loss.mul_(HEAD_LOSS_DECAY).add_((1 - HEAD_LOSS_DECAY) * losses.detach())
     return losses.sum()
