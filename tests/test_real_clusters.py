@@ -117,3 +117,16 @@ def test_nemgan_spectral_start_finds_a_ten_percent_cluster() -> None:
     assert (est.predict(x) == y).mean() > 0.95
     off = build("nemgan", n_clusters=2, priors=[0.9, 0.1], max_steps=2, warmup_steps=2, real_spectral=0.0).fit(x)
     assert off.method_.spectral_targets is None
+
+
+def test_nemgan_prior_learning_starts_from_the_labelled_spectral_clusters() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [270, 30])
+    x = (np.array([[0.0, 0.0], [3.0, 3.0]])[y] + 0.5 * rng.standard_normal((300, 2))).astype(np.float32)
+    labels = np.full(300, -1)
+    labels[[0, 1, 2, 3, 4, 270]] = [0, 0, 0, 0, 0, 1]  # 5 : 1, far from the true 9 : 1
+    est = build("nemgan", n_clusters=2, learn_priors=True, max_steps=150, warmup_steps=150).fit(x, labels)
+    targets = est.method_.spectral_targets.numpy()
+    known = targets >= 0  # fine clusters with no labelled row give no target
+    assert known.mean() > 0.3 and (targets[known] == y[known]).mean() > 0.98
+    assert (est.predict(x) == y).mean() > 0.95  # h, whose mean output the priors then follow (eq. 5)

@@ -9,7 +9,9 @@ import torch
 from gancluster.errors import GanclusterError
 from gancluster.metrics import evaluate_clustering
 from gancluster.neighbours import knn_graph
-from gancluster.spectral import graph_adjacency, set_partitions, spectral_partition, transport_assign
+from gancluster.spectral import (
+    graph_adjacency, labelled_partition, set_partitions, spectral_partition, transport_assign,
+)
 
 
 def imbalanced_rings(sizes: tuple[int, ...], seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
@@ -82,3 +84,15 @@ def test_more_clusters_than_fine_ones_use_sizes_from_the_priors() -> None:
     x, y = imbalanced_rings((200, 100, 60, 40))
     labels = spectral_partition(knn_graph(x, 8), [0.5, 0.25, 0.15, 0.1], n_fine=4).numpy()
     assert (labels == y).mean() > 0.98
+
+
+def test_labelled_partition_names_fine_clusters_by_their_labelled_majority() -> None:
+    x, y = imbalanced_rings((450, 50))
+    graph = knn_graph(x, 8)
+    index = torch.tensor([0, 5, 10, 20, 460, 470])  # a few labelled rows of each ring (rows 450+ are ring 1)
+    labels = torch.tensor([0, 0, 0, 0, 1, 1])
+    targets = labelled_partition(graph, index, labels, n_clusters=2, n_fine=2).numpy()
+    assert (targets == y).mean() > 0.98
+    # fine clusters without a labelled row get no target
+    sparse = labelled_partition(graph, torch.tensor([460]), torch.tensor([1]), n_clusters=2, n_fine=2).numpy()
+    assert set(np.unique(sparse)) == {-1, 1} and (sparse[y == 0] == -1).mean() > 0.98

@@ -247,7 +247,7 @@ class NEMGAN(GANClusterer):
         if self.learn_priors:
             X_checked = self._validate_X(X, reset=True)
             idx, labels = self._labeled_indices(y, X_checked.shape[0])
-            self._pending_labels = (X_checked[idx], labels)
+            self._pending_labels = (X_checked[idx], labels, idx)
             self.n_labeled_ = int(idx.size)
         try:
             super().fit(X, eval_set=eval_set, run_dir=run_dir, resume=resume)
@@ -260,6 +260,6 @@ class NEMGAN(GANClusterer):
                               learn_priors=bool(self.learn_priors))
         pending = getattr(self, "_pending_labels", None)
         if pending is not None:
-            x_l, y_l = pending
-            method.set_labeled(self._to_model_space(x_l), torch.from_numpy(y_l))
+            x_l, y_l, idx = pending
+            method.set_labeled(self._to_model_space(x_l), torch.from_numpy(y_l), torch.from_numpy(idx))
         return method

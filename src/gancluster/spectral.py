@@ -138,28 +138,49 @@ def merge_clusters(affinity: np.ndarray, masses: np.ndarray, priors: np.ndarray)
     return best
 
 
+def fine_clusters(graph: Tensor, n_fine: int = N_FINE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1: k-means in the spectral embedding; returns (fine cluster per row, embedding, centres)."""
+    if graph.shape[0] <= n_fine + 1:
+        raise GanclusterError(f"a spectral partition into {n_fine} fine clusters needs more than {n_fine + 1} rows, "
+                              f"got {graph.shape[0]}")
+    embedding = spectral_embedding(graph_adjacency(graph), n_fine, seed)
+    kmeans = KMeans(n_fine, n_init=10, random_state=seed).fit(embedding)
+    return kmeans.labels_, embedding, kmeans.cluster_centers_
+
+
 def spectral_partition(graph: Tensor, priors: Tensor | np.ndarray, seed: int = 0, n_fine: int = N_FINE) -> Tensor:
     """Cluster id of every row of ``graph`` (n, k neighbours); cluster ``k`` holds about ``priors[k]`` of the rows."""
     masses = np.asarray(priors.detach().cpu() if isinstance(priors, Tensor) else priors, dtype=np.float64)
     masses = masses / masses.sum()
     n_clusters = masses.shape[0]
+    if n_clusters < 2:
+        raise GanclusterError(f"a spectral partition needs >= 2 clusters, got {n_clusters}")
     n_fine = max(n_fine, n_clusters)
-    if n_clusters < 2 or graph.shape[0] <= n_fine + 1:
-        raise GanclusterError(f"a spectral partition needs >= 2 clusters and more than {n_fine + 1} rows, "
-                              f"got {n_clusters} clusters and {graph.shape[0]} rows")
-    adjacency = graph_adjacency(graph)
-    embedding = spectral_embedding(adjacency, n_fine, seed)
-    kmeans = KMeans(n_fine, n_init=10, random_state=seed).fit(embedding)
+    fine, embedding, centres = fine_clusters(graph, n_fine, seed)
     if n_fine == n_clusters:  # centre j goes to the prior closest to its natural mass, then exact sizes
-        natural = np.bincount(kmeans.labels_, minlength=n_clusters) / len(kmeans.labels_)
-        centres, priors_of = linear_sum_assignment(np.abs(natural[:, None] - masses[None, :]))
-        ordered = np.empty_like(kmeans.cluster_centers_)
-        ordered[priors_of] = kmeans.cluster_centers_[centres]
-        cost = ((embedding[:, None, :] - ordered[None, :, :]) ** 2).sum(-1)
-        labels = transport_assign(cost, masses)
+        natural = np.bincount(fine, minlength=n_clusters) / len(fine)
+        rows, priors_of = linear_sum_assignment(np.abs(natural[:, None] - masses[None, :]))
+        ordered = np.empty_like(centres)
+        ordered[priors_of] = centres[rows]
+        labels = transport_assign(((embedding[:, None, :] - ordered[None, :, :]) ** 2).sum(-1), masses)
     else:
-        fine = kmeans.labels_
         member = sp.csr_matrix((np.ones(len(fine)), (np.arange(len(fine)), fine)), shape=(len(fine), n_fine))
-        affinity = (member.T @ adjacency @ member).toarray()
+        affinity = (member.T @ graph_adjacency(graph) @ member).toarray()
         labels = merge_clusters(affinity, np.bincount(fine, minlength=n_fine) / len(fine), masses)[fine]
     return torch.as_tensor(labels, dtype=torch.long, device=graph.device)
+
+
+def labelled_partition(graph: Tensor, index: Tensor, labels: Tensor, n_clusters: int, seed: int = 0,
+                       n_fine: int = N_FINE) -> Tensor:
+    """Cluster id of every row from a few labelled ones: each fine cluster takes its labelled majority.
+
+    For prior learning, where the priors are unknown: rows of a fine cluster holding no labelled
+    row get -1 (no target). Measured on MNIST-2 3 vs 5 with 1 % labels, the shares of this
+    partition are within 0.0074 of the true priors where the labelled sample's own are off by up
+    to 0.125 (BENCHMARKS.md, prior learning).
+    """
+    fine, _, _ = fine_clusters(graph, max(n_fine, n_clusters), seed)
+    votes = np.zeros((fine.max() + 1, n_clusters))
+    np.add.at(votes, (fine[index.cpu().numpy()], labels.cpu().numpy()), 1)
+    majority = np.where(votes.sum(1) > 0, votes.argmax(1), -1)
+    return torch.as_tensor(majority[fine], dtype=torch.long, device=graph.device)

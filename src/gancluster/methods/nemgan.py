@@ -217,6 +217,7 @@ class NEMGANMethod(Method):
         # the labelled few (prior learning): buffers so they follow .to(device), not saved in weights
         self.register_buffer("labeled_x", None, persistent=False)
         self.register_buffer("labeled_y", None, persistent=False)
+        self.register_buffer("labeled_index", None, persistent=False)
         self.neighbours: Tensor | None = None
         self.spectral_targets: Tensor | None = None  # cluster id per training row (recipe's spectral start)
         self._bank: tuple[Tensor, Tensor] | None = None
@@ -225,17 +226,26 @@ class NEMGANMethod(Method):
         return {**to_dict(self.settings), "learn_priors": self.learn_priors}
 
     # ---- data the method needs besides the unlabelled batches -----------------------------------
-    def set_labeled(self, x: Tensor, y: Tensor) -> None:
-        """The few labelled samples that prior learning retrains ``h`` on (already validated)."""
+    def set_labeled(self, x: Tensor, y: Tensor, index: Tensor | None = None) -> None:
+        """The few labelled samples that prior learning retrains ``h`` on (already validated).
+
+        ``index``: their rows in the training data, for the spectral start (labelled majority of
+        each fine cluster); without it the warm-up starts from the labels alone.
+        """
         self.labeled_x = x
         self.labeled_y = y.long()
+        self.labeled_index = index
 
     def prepare(self, data: Tensor) -> None:
         if self.settings.uses_real_data:
             self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
-            if not self.learn_priors and self.in_warmup:  # learned priors: the labels start the clusters
-                self.spectral_targets = real_clusters.spectral_targets(
-                    self.recipe, self.neighbours, self.prior.mode_weights())
+            if self.in_warmup:
+                labelled = None
+                if self.learn_priors:  # priors unknown: the labels name the fine spectral clusters
+                    labelled = None if self.labeled_index is None else (self.labeled_index, self.labeled_y)
+                if labelled is not None or not self.learn_priors:
+                    self.spectral_targets = real_clusters.spectral_targets(
+                        self.recipe, self.neighbours, self.prior.mode_weights(), labelled)
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 
@@ -302,6 +312,7 @@ class NEMGANMethod(Method):
             self.recipe, self.inverter, s.latent_dim, self.extra_heads, self.head_loss, views,
             self.prior.mode_weights(), logs, agreement=self.neighbours is not None, prior_pull=not self.learn_priors,
             targets=None if self.spectral_targets is None else self.spectral_targets[batch.index],
+            balanced=not self.learn_priors,
         )
         loss = loss + self._labeled_loss(rng, logs)
         opt.zero_grad(set_to_none=True)

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from ..augment import augment
 from ..losses import balanced_cross_entropy, entropy, kl_to_priors, neighbour_agreement
 from ..neighbours import knn_graph, moment_normalise, pca_features
-from ..spectral import spectral_partition
+from ..spectral import labelled_partition, spectral_partition
 from .base import Batch
 
 #: decay of the running mean of each warm-up head's loss (the head with the lowest one is kept)
@@ -111,14 +111,20 @@ def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
     return knn_graph(data, recipe.neighbours)
 
 
-def spectral_targets(recipe: RealClusterRecipe, graph: Tensor | None, priors: Tensor) -> Tensor | None:
-    """Cluster id per training row from the prior-sized spectral partition of ``graph``.
+def spectral_targets(
+    recipe: RealClusterRecipe, graph: Tensor | None, priors: Tensor, labelled: tuple[Tensor, Tensor] | None = None,
+) -> Tensor | None:
+    """Cluster id per training row (-1: none) for the spectral start of the warm-up.
 
-    None when the term is off, or for fewer than :data:`MIN_SPECTRAL_ROWS` rows (a handful of
-    samples makes no graph worth partitioning).
+    With known ``priors``, the prior-sized partition of ``graph``; with ``labelled`` rows (indices,
+    labels; priors being learned) the labelled majority of each fine spectral cluster instead. None
+    when the term is off, or for fewer than :data:`MIN_SPECTRAL_ROWS` rows (a handful of samples
+    makes no graph worth partitioning).
     """
     if recipe.spectral <= 0 or recipe.warmup_steps == 0 or graph is None or graph.shape[0] < MIN_SPECTRAL_ROWS:
         return None
+    if labelled is not None:
+        return labelled_partition(graph, *labelled, n_clusters=priors.shape[0])
     return spectral_partition(graph, priors.detach())
 
 
@@ -198,22 +204,26 @@ def warmup_batch(recipe: RealClusterRecipe, source: Tensor, rng: torch.Generator
 def warmup_loss(
     recipe: RealClusterRecipe, net: nn.Module, offset: int, extra_heads: nn.ModuleList, head_loss: Tensor,
     views: Tensor, priors: Tensor, logs: dict[str, float], *, agreement: bool = True, prior_pull: bool = True,
-    targets: Tensor | None = None,
+    targets: Tensor | None = None, balanced: bool = True,
 ) -> Tensor:
     """Summed loss of every warm-up head on ``views``; updates their running losses.
 
     ``net`` is a critic-shaped network (``features`` and ``head``) whose cluster logits are
     ``head(features)[:, offset:]``; ``extra_heads`` read the same features. ``targets`` (cluster
-    ids of the batch rows, :func:`spectral_targets`) add the spectral-start term on the first view.
+    ids of the batch rows, -1 for none; :func:`spectral_targets`) add the spectral-start term on
+    the first view, a class-balanced cross-entropy unless ``balanced=False`` (priors being learned
+    from ``E[h(x)]``, which the balancing would tilt towards small clusters).
     """
     feats = net.features(views)
     heads = [net.head(feats)[:, offset:], *(h(feats) for h in extra_heads)]
+    known = None if targets is None else targets >= 0  # -1: a row with no target
 
     def head_loss_of(i: int, logits: Tensor) -> Tensor:
         head_logs = logs if i == 0 else {}
         loss = cluster_terms(recipe, logits, priors, head_logs, agreement=agreement, prior_pull=prior_pull)
-        if targets is not None:
-            start = balanced_cross_entropy(logits[: targets.shape[0]], targets)
+        if targets is not None and bool(known.any()):
+            ce = balanced_cross_entropy if balanced else F.cross_entropy
+            start = ce(logits[: targets.shape[0]][known], targets[known])
             head_logs["loss_real_spectral"] = float(start.detach())
             loss = loss + recipe.spectral * start
         return loss
