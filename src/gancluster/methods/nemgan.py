@@ -33,6 +33,11 @@ the ClusterGAN recipe:
 - ``warmup_steps``: ``h`` first trains alone on real data with the terms above (cheap steps); while
   priors are learned, that warm-up is where they are learned (labelled cross-entropy + agreement,
   no prior pull on ``h``), so the GAN then starts from the learned priors, as the paper advises.
+- ``real_spectral``: the warm-up also fits ``h`` to a spectral partition of the k-NN graph whose
+  cluster sizes are the priors (:mod:`gancluster.spectral`; class-balanced cross-entropy). Without
+  it, 90:10 data stay in the warm-up's trivial optimum (every sample in the prior vector). While
+  priors are learned, the partition's fine clusters are named by their labelled majority instead
+  (plain cross-entropy, so that ``E_x[h(x)]`` stays calibrated for the alpha update).
 - ``warmup_heads`` / ``warmup_max_share``: as in ClusterGAN's recipe, the warm-up trains several
   cluster heads and keeps the lowest-loss one (one head while learning priors: the labels train
   ``h``'s own), and ends early once that share of a time budget is used
