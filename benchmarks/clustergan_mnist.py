@@ -95,6 +95,8 @@ def main() -> None:
     figure = ROOT / "benchmarks" / "figures" / f"{section}.png"
     plot_curves(results, figure)
     title = "ClusterGAN warm-up switches" if args.warmup_only else "ClusterGAN"
+    if not args.warmup_only and set(args.variants) == {"faithful"}:
+        title = "ClusterGAN, faithful recipe,"
     budget = ("each run stops where its warm-up ends" if args.warmup_only else
               f"{args.max_steps} steps or {args.max_seconds:.0f} s of training, whichever comes first")
     lines = [

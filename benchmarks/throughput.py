@@ -202,7 +202,7 @@ def main() -> None:
     med = median_of
 
     lines = [
-        "## Throughput on MNIST (CPU)",
+        "## Throughput on MNIST (CPU)" + (", where the step's time goes (profile)" if args.profile else ""),
         "",
         f"Command: `{command()}`  ",
         f"Machine: {machine()}; {args.repeats} repeats of at least {args.seconds:g} s each, both settings "
