@@ -244,13 +244,11 @@ class NEMGANMethod(Method):
     def prepare(self, data: Tensor) -> None:
         if self.settings.uses_real_data:
             self.neighbours = real_clusters.neighbour_graph(self.recipe, data)
-            if self.in_warmup:
-                labelled = None
-                if self.learn_priors:  # priors unknown: the labels name the fine spectral clusters
-                    labelled = None if self.labeled_index is None else (self.labeled_index, self.labeled_y)
-                if labelled is not None or not self.learn_priors:
-                    self.spectral_targets = real_clusters.spectral_targets(
-                        self.recipe, self.neighbours, self.prior.mode_weights(), labelled)
+            # priors unknown: the labels name the fine spectral clusters (needs their rows' indices)
+            if self.in_warmup and not (self.learn_priors and self.labeled_index is None):
+                labelled = (self.labeled_index, self.labeled_y) if self.learn_priors else None
+                self.spectral_targets = real_clusters.spectral_targets(
+                    self.recipe, self.neighbours, self.prior.mode_weights(), labelled)
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 
