@@ -194,6 +194,8 @@ def test_variant_settings_are_checked() -> None:
         small(learn_priors=True, inverter=False).fit(X, np.zeros(100, int))
     with pytest.raises(GanclusterError, match="1 mode"):
         small(multimodal=False, inverter=False).fit(X).sample(3, cluster=1)
+    with pytest.raises(GanclusterError, match="real_spectral must be >= 0"):
+        small(real_spectral=-1.0).fit(X)
 
 
 def test_every_table1_variant_fits_and_predicts() -> None:
