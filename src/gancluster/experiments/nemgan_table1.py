@@ -54,6 +54,8 @@ class DataCase:
     title: str
     source: str
     subset: dict[str, Any] = field(default_factory=dict)
+    # NEMGAN parameters that suit the kind of data, the same for every variant
+    model_params: dict[str, Any] = field(default_factory=dict)
 
     def load(self, split: str) -> Dataset:
         return load_dataset(self.source, split=split, **self.subset)
@@ -65,8 +67,10 @@ CASES: dict[str, DataCase] = {c.key: c for c in [
     DataCase("mnist2-0v4-70", "MNIST-2 0 vs 4 (70:30)", "mnist", dict(classes=[0, 4], ratios=[0.7, 0.3])),
     DataCase("mnist2-0v4-90", "MNIST-2 0 vs 4 (90:10)", "mnist", dict(classes=[0, 4], ratios=[0.9, 0.1])),
     DataCase("mnist5", "MNIST-5 {3,5,8},{2},{1,4,7,9},{6},{0}", "mnist", dict(groups="mnist5")),
+    # clothes are not glyphs: deskewing them for the k-NN graph (real_graph='auto' does it to every
+    # single-channel image) drops the spectral start from ACC 0.895 to 0.703 on the training set
     DataCase("fmnist5", "FMNIST-5 shoes, bag, top/dress, pullover/coat/shirt, trouser", "fashion-mnist",
-             dict(groups="fmnist5")),
+             dict(groups="fmnist5"), model_params=dict(real_graph="pixels")),
     DataCase("moons", "2-D moons (80:20)", "moons", dict(ratios=[0.8, 0.2])),
 ]}
 
@@ -159,7 +163,7 @@ def train_judge(train: Dataset, seed: int = 0, steps: int = 600, batch_size: int
 # ---- one run -------------------------------------------------------------------------------------
 def make_model(case: DataCase, variant: Variant, priors: Sequence[float], seed: int, **params: Any) -> NEMGAN:
     """The NEMGAN of ``variant`` for ``case``; ``params`` (budget, recipe, ...) are shared by all variants."""
-    kw = dict(n_clusters=len(priors), random_state=seed)
+    kw = dict(n_clusters=len(priors), random_state=seed, **case.model_params)
     kw.update(variant.params(priors))
     kw.update(params)
     return NEMGAN(**kw)
