@@ -225,3 +225,22 @@ def test_summary_and_ordering() -> None:
     summary = summarise(rows)
     assert {e["variant"]: e["acc"][0] for e in summary} == {"C1C2C3": 0.9, "C1C2": 0.7, "none": 0.6}
     assert ordering_holds(summary) == {"d": True}
+
+
+def test_conditional_critic_learns_cluster_embeddings_and_round_trips(tmp_path) -> None:
+    X, _ = two_blobs(300)
+    est = small(priors=[0.8, 0.2], conditional_critic=True).fit(X)
+    embedding = est.method_.critic_embedding.weight.detach().clone()
+    assert embedding.abs().sum() > 0  # starts at zero: the critic steps moved it
+    again = load(est.save(tmp_path / "m.safetensors"), device="cpu")
+    torch.testing.assert_close(again.method_.critic_embedding.weight, embedding)
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(conditional_critic=True, multimodal=False, assign="kmeans"), "conditional_critic reads"),
+    (dict(conditional_critic=True, loss="wgan-gp"), "no gradient penalty"),
+])
+def test_conditional_critic_settings_are_checked(params, match) -> None:
+    with pytest.raises(GanclusterError, match=match):
+        small(**params).fit(two_blobs(100)[0])

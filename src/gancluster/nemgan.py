@@ -30,7 +30,7 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
-                "real_spectral")
+                "real_spectral", "conditional_critic")
 
 
 @register_estimator
@@ -82,6 +82,7 @@ class NEMGAN(GANClusterer):
         real_graph: str | None = None,
         real_confidence: float | None = None,
         real_spectral: float | None = None,
+        conditional_critic: bool | None = None,
         prior_loss: str | None = None,
         prior_lr: float | None = None,
         batch_size: int = 64,
@@ -122,6 +123,7 @@ class NEMGAN(GANClusterer):
         self.real_graph = real_graph
         self.real_confidence = real_confidence
         self.real_spectral = real_spectral
+        self.conditional_critic = conditional_critic
         self.prior_loss = prior_loss
         self.prior_lr = prior_lr
         self.batch_size = batch_size
