@@ -238,7 +238,7 @@ def test_conditional_critic_learns_cluster_embeddings_and_round_trips(tmp_path) 
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(conditional_critic=True, multimodal=False, assign="kmeans"), "conditional_critic reads"),
+    (dict(conditional_critic=True, multimodal=False, assign="kmeans"), "conditional_critic=True needs"),
     (dict(conditional_critic=True, loss="wgan-gp"), "no gradient penalty"),
 ])
 def test_conditional_critic_settings_are_checked(params, match) -> None:

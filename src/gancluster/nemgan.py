@@ -167,8 +167,14 @@ class NEMGAN(GANClusterer):
             if self.warmup_steps:
                 raise ConfigError("warmup_steps > 0 needs multimodal=True and inverter=True")
             overrides["warmup_steps"] = 0
+            # so is the conditional critic, which reads real clusters from the cluster head
+            if self.conditional_critic:
+                raise ConfigError("conditional_critic=True needs multimodal=True and inverter=True")
+            overrides["conditional_critic"] = False
         for name, value in overrides.items():
             setattr(base, name, value)
+        if self.conditional_critic is None and base.loss == "wgan-gp":
+            base.conditional_critic = False  # the recipe's default; it has no gradient penalty
         base.net = base.net.with_overrides(arch=self.arch, width=self.net_width, d_spectral_norm=self.d_spectral_norm)
         if base.loss not in ("wgan-gp", "ns", "hinge"):
             raise ConfigError(f"loss must be 'wgan-gp', 'ns' or 'hinge', got {base.loss!r}")

@@ -38,6 +38,11 @@ the ClusterGAN recipe:
   it, 90:10 data stay in the warm-up's trivial optimum (every sample in the prior vector). While
   priors are learned, the partition's fine clusters are named by their labelled majority instead
   (plain cross-entropy, so that ``E_x[h(x)]`` stays calibrated for the alpha update).
+- ``conditional_critic``: the critic is a projection discriminator on (real x, h's cluster of x)
+  vs (G(z), z's mode). With ``h`` trained on real data only, an unconditional critic let the
+  generator draw majority-class images that ``h`` calls the minority cluster (MNIST-2 3 vs 5 at
+  70:30: generated shares 100:0 on 3 of 3 seeds, judge TV 0.28-0.30, while real-data ACC was 0.996).
+  Needs C1 and C2, and a loss without gradient penalty (``ns`` or ``hinge``).
 - ``warmup_heads`` / ``warmup_max_share``: as in ClusterGAN's recipe, the warm-up trains several
   cluster heads and keeps the lowest-loss one (one head while learning priors: the labels train
   ``h``'s own), and ends early once that share of a time budget is used
@@ -101,7 +106,7 @@ class NEMGANSettings:
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     real_confidence: float = 0.0
     real_spectral: float = 1.0
-    conditional_critic: bool = False
+    conditional_critic: bool = True
     # assignment of real data for models without an inverter
     bank_size: int = 5000
     bank_neighbours: int = 10
@@ -114,7 +119,7 @@ class NEMGANSettings:
         base = dict(
             loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), beta_z=10.0, beta_y=1.0, prior_loss="kl",
             real_agreement=0.0, real_prior_match=0.0, fake_cluster_to_inverter=1.0, warmup_steps=0,
-            beta_y_ramp=0, real_spectral=0.0, net=NetConfig(arch="auto"),
+            beta_y_ramp=0, real_spectral=0.0, conditional_critic=False, net=NetConfig(arch="auto"),
         )
         base.update(overrides)
         return cls(**base)
@@ -128,7 +133,7 @@ class NEMGANSettings:
         ``z_hat`` cannot recover 50 latent coordinates from 2 outputs, so ``beta_z`` only distorts G.
         """
         base = dict(real_agreement=0.0, real_prior_match=0.0, warmup_steps=0, fake_cluster_to_inverter=1.0,
-                    beta_z=0.0, lr=1e-3, beta_y_ramp=0)
+                    beta_z=0.0, lr=1e-3, beta_y_ramp=0, conditional_critic=False)
         base.update(overrides)
         return cls(**base)
 
