@@ -32,6 +32,11 @@ JOINT_CRITIC_PASS = True
 CriticLoss = Callable[[Batch, Tensor, Tensor], Tensor]
 
 
+def sees_real_and_fake_jointly(critic: nn.Module) -> bool:
+    """Whether one pass over real and fake together computes the same as two (no batch statistics)."""
+    return JOINT_CRITIC_PASS and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
 def train_critic(
     method: "Method", next_batch: BatchFn, rng: torch.Generator, n_critic: int, loss_fn: CriticLoss,
     gp_weight: float = 0.0,
@@ -44,7 +49,7 @@ def train_critic(
     function of each sample, about 5% cheaper per training step on CPU than two passes).
     """
     G, D, opt = method.generator_net, method.discriminator, method.optimizers["d"]
-    joint = JOINT_CRITIC_PASS and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    joint = sees_real_and_fake_jointly(D)
     set_requires_grad(D, True)
     for _ in range(n_critic):
         batch = next_batch()

@@ -66,7 +66,7 @@ from ..losses import ADVERSARIAL
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.additive import AdditivePrior
 from . import real_clusters
-from .base import Batch, BatchFn, Method, train_critic
+from .base import Batch, BatchFn, Method, sees_real_and_fake_jointly, train_critic
 
 
 @dataclass
@@ -393,12 +393,10 @@ class NEMGANMethod(Method):
         return D.head(phi) + (self.critic_embedding(clusters) * phi).sum(1, keepdim=True)
 
     def _train_conditional_critic(self, next_batch: BatchFn, rng: torch.Generator) -> tuple[Batch, float]:
-        """Critic steps on (real, h's cluster of it) vs (fake, its latent mode).
+        """Critic steps on (real, h's cluster of it) vs (fake, its latent mode) (recipe, module doc).
 
-        Why (recipe, ``conditional_critic``): with ``h`` trained on real data only, an unconditional
-        critic lets the generator draw majority-class images that ``h`` happens to call the minority
-        cluster (all 3s at 70:30, judge TV 0.30); a critic that knows the cluster sees that real
-        members of cluster k do not look like that.
+        A critic that knows the cluster sees that real members of cluster k do not look like the
+        majority images ``h`` may be fooled into calling k.
         """
         s, G, D = self.settings, self.generator_net, self.discriminator
         params = [*D.parameters(), *self.critic_embedding.parameters()]
@@ -409,9 +407,12 @@ class NEMGANMethod(Method):
             with torch.no_grad():
                 z, modes = self.prior.sample(batch.x.shape[0], rng)
                 fake = G(z)
-                real_clusters_of = self._invert(batch.x)[1].argmax(1)
-            out = self._critic(torch.cat([batch.x, fake]), torch.cat([real_clusters_of, modes]))
-            d_real, d_fake = out.split([batch.x.shape[0], fake.shape[0]])
+                real_modes = self._invert(batch.x)[1].argmax(1)
+            if sees_real_and_fake_jointly(D):
+                out = self._critic(torch.cat([batch.x, fake]), torch.cat([real_modes, modes]))
+                d_real, d_fake = out.split([batch.x.shape[0], fake.shape[0]])
+            else:
+                d_real, d_fake = self._critic(batch.x, real_modes), self._critic(fake, modes)
             d_loss = self.d_loss_fn(d_real, d_fake)
             self.optimizers["d"].zero_grad(set_to_none=True)
             d_loss.backward()
