@@ -12,7 +12,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..losses import gradient_penalty, set_requires_grad
+from ..losses import gradient_penalty
 from ..priors import LatentPrior
 
 
@@ -37,36 +37,56 @@ def sees_real_and_fake_jointly(critic: nn.Module) -> bool:
     return JOINT_CRITIC_PASS and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
 
+class ConditionalCritic(NamedTuple):
+    """A critic told each sample's cluster: ``score(x, clusters)``, and the clusters of real data.
+
+    Fakes carry the latent mode they were drawn from. (NEMGAN's recipe: a projection discriminator
+    on the inverter's clusters of real data.)
+    """
+
+    score: Callable[[Tensor, Tensor], Tensor]
+    real_clusters: Callable[[Tensor], Tensor]
+
+
 def train_critic(
     method: "Method", next_batch: BatchFn, rng: torch.Generator, n_critic: int, loss_fn: CriticLoss,
-    gp_weight: float = 0.0,
+    gp_weight: float = 0.0, conditional: ConditionalCritic | None = None,
 ) -> tuple[Batch, float]:
     """``n_critic`` updates of ``method.discriminator`` on real batches vs fakes from the prior.
 
-    The shared critic phase of the unconditional methods; adds a gradient penalty when
-    ``gp_weight`` > 0. Leaves D frozen for the generator step and returns the last real batch and
-    the last D loss. A critic without batch statistics sees real and fake in one pass (the same
-    function of each sample, about 5% cheaper per training step on CPU than two passes).
+    The shared critic phase of the methods with one discriminator; adds a gradient penalty when
+    ``gp_weight`` > 0 (unconditional critics only). Everything ``method.optimizers["d"]`` updates is
+    trained here and frozen again for the generator step; returns the last real batch and the last
+    D loss. A critic without batch statistics sees real and fake in one pass (the same function of
+    each sample, about 5% cheaper per training step on CPU than two passes).
     """
     G, D, opt = method.generator_net, method.discriminator, method.optimizers["d"]
+    if conditional is not None and gp_weight > 0:
+        raise ValueError("a conditional critic is trained without gradient penalty")
+    score = (lambda x, _clusters: D(x)) if conditional is None else conditional.score
+    params = [p for group in opt.param_groups for p in group["params"]]
     joint = sees_real_and_fake_jointly(D)
-    set_requires_grad(D, True)
+    for p in params:
+        p.requires_grad_(True)
     for _ in range(n_critic):
         batch = next_batch()
         with torch.no_grad():
-            z, _ = method.prior.sample(batch.x.shape[0], rng)
+            z, fake_clusters = method.prior.sample(batch.x.shape[0], rng)
             fake = G(z)
+            real_clusters = None if conditional is None else conditional.real_clusters(batch.x)
         if joint:
-            d_real, d_fake = D(torch.cat([batch.x, fake])).split([batch.x.shape[0], fake.shape[0]])
+            clusters = None if real_clusters is None else torch.cat([real_clusters, fake_clusters])
+            d_real, d_fake = score(torch.cat([batch.x, fake]), clusters).split([batch.x.shape[0], fake.shape[0]])
         else:
-            d_real, d_fake = D(batch.x), D(fake)
+            d_real, d_fake = score(batch.x, real_clusters), score(fake, fake_clusters)
         d_loss = loss_fn(batch, d_real, d_fake)
         if gp_weight > 0:
             d_loss = d_loss + gp_weight * gradient_penalty(D, batch.x, fake, rng)
         opt.zero_grad(set_to_none=True)
         d_loss.backward()
         opt.step()
-    set_requires_grad(D, False)
+    for p in params:
+        p.requires_grad_(False)
     return batch, float(d_loss.detach())
 
 

@@ -66,7 +66,7 @@ from ..losses import ADVERSARIAL
 from ..nets import NetConfig, build_critic, build_generator
 from ..priors.additive import AdditivePrior
 from . import real_clusters
-from .base import Batch, BatchFn, Method, sees_real_and_fake_jointly, train_critic
+from .base import Batch, BatchFn, ConditionalCritic, Method, train_critic
 
 
 @dataclass
@@ -347,13 +347,13 @@ class NEMGANMethod(Method):
         G, D, H = self.generator_net, self.discriminator, self.inverter
         logs: dict[str, float] = {}
 
-        if self.critic_embedding is None:
-            batch, logs["loss_d"] = train_critic(
-                self, next_batch, rng, s.n_critic, lambda _, d_real, d_fake: self.d_loss_fn(d_real, d_fake),
-                s.gp_weight if s.loss == "wgan-gp" else 0.0,
-            )
-        else:
-            batch, logs["loss_d"] = self._train_conditional_critic(next_batch, rng)
+        conditional = None
+        if self.critic_embedding is not None:
+            conditional = ConditionalCritic(self._critic, lambda x: self._invert(x)[1].argmax(1))
+        batch, logs["loss_d"] = train_critic(
+            self, next_batch, rng, s.n_critic, lambda _, d_real, d_fake: self.d_loss_fn(d_real, d_fake),
+            s.gp_weight if s.loss == "wgan-gp" else 0.0, conditional,
+        )
         real = batch.x
         z, modes = self.prior.sample(real.shape[0], rng)
         fake = G(z)
@@ -387,39 +387,14 @@ class NEMGANMethod(Method):
         return logs
 
     def _critic(self, x: Tensor, clusters: Tensor) -> Tensor:
-        """Cluster-conditional critic (projection discriminator, Miyato & Koyama 2018)."""
+        """Cluster-conditional critic (projection discriminator, Miyato & Koyama 2018; recipe, module doc).
+
+        It sees that real members of cluster k do not look like the majority images ``h`` may be
+        fooled into calling k.
+        """
         D = self.discriminator
         phi = D.features(x)
         return D.head(phi) + (self.critic_embedding(clusters) * phi).sum(1, keepdim=True)
-
-    def _train_conditional_critic(self, next_batch: BatchFn, rng: torch.Generator) -> tuple[Batch, float]:
-        """Critic steps on (real, h's cluster of it) vs (fake, its latent mode) (recipe, module doc).
-
-        A critic that knows the cluster sees that real members of cluster k do not look like the
-        majority images ``h`` may be fooled into calling k.
-        """
-        s, G, D = self.settings, self.generator_net, self.discriminator
-        params = [*D.parameters(), *self.critic_embedding.parameters()]
-        for p in params:
-            p.requires_grad_(True)
-        for _ in range(s.n_critic):
-            batch = next_batch()
-            with torch.no_grad():
-                z, modes = self.prior.sample(batch.x.shape[0], rng)
-                fake = G(z)
-                real_modes = self._invert(batch.x)[1].argmax(1)
-            if sees_real_and_fake_jointly(D):
-                out = self._critic(torch.cat([batch.x, fake]), torch.cat([real_modes, modes]))
-                d_real, d_fake = out.split([batch.x.shape[0], fake.shape[0]])
-            else:
-                d_real, d_fake = self._critic(batch.x, real_modes), self._critic(fake, modes)
-            d_loss = self.d_loss_fn(d_real, d_fake)
-            self.optimizers["d"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.optimizers["d"].step()
-        for p in params:
-            p.requires_grad_(False)
-        return batch, float(d_loss.detach())
 
     def _ramp(self) -> float:
         """Share of ``beta_y`` in force: 0 -> 1 over ``beta_y_ramp`` GAN steps (recipe).
