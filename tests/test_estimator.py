@@ -100,6 +100,21 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     np.testing.assert_array_equal(loaded.sample(5, random_state=1)[0], est.sample(5, random_state=1)[0])
 
 
+def test_standardized_noise_reaches_the_generator_at_unit_scale_and_survives_save(tmp_path) -> None:
+    X, _ = blobs(200)
+    est = small(max_steps=20, standardize_noise=True, sigma=0.1).fit(X)
+    G = est.method_.generator_net
+    assert isinstance(G, gancluster.nets.ScaledInput)
+    torch.testing.assert_close(G.scale, torch.tensor([10.0] * 4 + [1.0] * 3))
+    z = torch.randn(5, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(G.eval()(z), G.net(z * G.scale))
+    loaded = gancluster.load(est.save(tmp_path / "model.safetensors"), device="cpu")
+    assert loaded.get_params()["standardize_noise"] is True
+    np.testing.assert_allclose(loaded.sample(5, random_state=1)[0], est.sample(5, random_state=1)[0], rtol=1e-5)
+    assert not isinstance(small(max_steps=2).fit(X).method_.generator_net, gancluster.nets.ScaledInput)
+
+
 @pytest.mark.parametrize("images", [False, True])
 def test_a_training_checkpoint_loads_as_a_model(tmp_path, images: bool) -> None:
     """``gancluster.load`` reads the run folder's checkpoint too (data shape and standardisation inside)."""

@@ -362,3 +362,31 @@ def test_append_jsonl_rejects_non_dict(tmp_path) -> None:
     with pytest.raises(TypeError, match="dict"):
         append_jsonl(tmp_path / "x.jsonl", [1, 2])  # type: ignore[arg-type]
     assert not (tmp_path / "x.jsonl").exists()
+
+
+# --- diversity inside clusters -----------------------------------------------------------------
+
+
+def test_within_cluster_spread_hand_computed_and_ignores_singletons() -> None:
+    from gancluster.metrics.generation import within_cluster_spread
+
+    # cluster 0: rows [0, 0] and [1, 3] -> mean |diff| = (1 + 3) / 2 = 2; cluster 1 has one row (skipped)
+    x = np.array([[0.0, 0.0], [1.0, 3.0], [9.0, 9.0]])
+    assert within_cluster_spread(x, [0, 0, 1]) == pytest.approx(2.0)
+    with pytest.raises(GanclusterError, match="same length"):
+        within_cluster_spread(x, [0, 0])
+    with pytest.raises(GanclusterError, match="at least 2"):
+        within_cluster_spread(x, [0, 1, 2])
+
+
+def test_diversity_ratio_separates_a_collapsed_generator_from_a_faithful_one() -> None:
+    from gancluster.metrics.generation import diversity_ratio
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 20))
+    labels = np.repeat(np.arange(3), 100)
+    real = centres[labels] + rng.normal(size=(300, 20))
+    faithful = centres[labels] + rng.normal(size=(300, 20))
+    collapsed = centres[labels] + 0.01 * rng.normal(size=(300, 20))
+    assert diversity_ratio(faithful, labels, real, labels) == pytest.approx(1.0, abs=0.05)
+    assert diversity_ratio(collapsed, labels, real, labels) < 0.02

@@ -16,7 +16,7 @@ RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
 RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
                    "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label",
-                   "real_graph", "real_confidence")
+                   "real_graph", "real_confidence", "standardize_noise")
 
 
 @register_estimator
@@ -33,6 +33,9 @@ class ClusterGAN(GANClusterer):
     ``None`` takes the recipe's value; ``beta_n``, ``beta_c``, ``sigma``, ``latent_dim`` are the
     paper's knobs. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the networks
     (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images and their width).
+    ``standardize_noise=True`` feeds the generator ``z_n / sigma`` (the prior is unchanged); with
+    ``d_spectral_norm=True`` it is what keeps the lean generator from drawing one image per mode
+    (see :class:`~gancluster.methods.clustergan.ClusterGANSettings`).
     """
 
     method_name = "clustergan"
@@ -62,6 +65,7 @@ class ClusterGAN(GANClusterer):
         real_self_label: float | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
+        standardize_noise: bool | None = None,
         batch_size: int = 64,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -97,6 +101,7 @@ class ClusterGAN(GANClusterer):
         self.real_self_label = real_self_label
         self.real_graph = real_graph
         self.real_confidence = real_confidence
+        self.standardize_noise = standardize_noise
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds

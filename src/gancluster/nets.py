@@ -191,6 +191,23 @@ class Conv28Critic(nn.Module):
         return self.head(self.body(x))
 
 
+class ScaledInput(nn.Module):
+    """A generator that multiplies its latent by a fixed per-coordinate ``scale`` first.
+
+    Used to give a generator its noise coordinates at unit scale when the prior draws them small
+    (ClusterGAN's ``z_n ~ N(0, 0.1^2)`` beside a one-hot of size 1): the same family of functions,
+    but Adam's steps on the first layer then move the noise's weights as fast as the mode's.
+    """
+
+    def __init__(self, net: nn.Module, scale: Tensor) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("scale", scale.detach().clone().float())
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z * self.scale)
+
+
 def build_generator(cfg: NetConfig, latent_dim: int, data_shape: tuple[int, ...]) -> nn.Module:
     arch = cfg.resolve(data_shape)
     if arch in RESNET_SIZES:  # PyTorch's default initialisation (see nets_resnet)

@@ -27,6 +27,12 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``real_self_label``: in the GAN phase, samples the encoder is confident about (probability >=
   ``real_self_label_threshold`` on the unaugmented image) become pseudo-labels for their augmented
   view, each cluster weighted the same (SCAN's self-labelling step).
+- ``standardize_noise`` (off by default until the best recipe is measured with it): the generator
+  reads ``z_n / sigma`` instead of ``z_n``. The prior is unchanged (sigma 0.1, so backprop decoding
+  and the encoder's ``z_n`` keep the paper's scale); only the generator's first layer is
+  reparameterised. With the noise 10x smaller than the one-hot, the lean generator learned to ignore
+  it: every sample of a mode was the same image (diversity ratio about 0.07 on MNIST, see
+  BENCHMARKS.md), which is also why backprop decoding could not reconstruct real digits.
 
 The real-data terms, the warm-up and self-labelling are shared with NEMGAN and GM-GAN
 (:mod:`gancluster.methods.real_clusters`).
@@ -44,7 +50,7 @@ from torch.func import functional_call
 
 from ..config import require, to_dict
 from ..losses import ADVERSARIAL
-from ..nets import NetConfig, build_critic, build_generator
+from ..nets import NetConfig, ScaledInput, build_critic, build_generator
 from ..priors import OneHotGaussianPrior
 from . import real_clusters
 from .base import Batch, BatchFn, Method, train_critic
@@ -77,6 +83,7 @@ class ClusterGANSettings:
     real_self_label_threshold: float = 0.99
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     real_confidence: float = 0.0
+    standardize_noise: bool = False
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -130,6 +137,9 @@ class ClusterGANMethod(Method):
         self.n_clusters = n_clusters
         self.prior = OneHotGaussianPrior(n_clusters, settings.latent_dim, settings.sigma, priors)
         self.generator_net = build_generator(settings.net, self.prior.dim, data_shape)
+        if settings.standardize_noise:  # G reads z_n / sigma: see ClusterGANSettings
+            scale = torch.cat([torch.full((settings.latent_dim,), 1.0 / settings.sigma), torch.ones(n_clusters)])
+            self.generator_net = ScaledInput(self.generator_net, scale)
         self.discriminator = build_critic(settings.net, data_shape, 1,
                                           spectral_norm=settings.net.discriminator_sn(data_shape, settings.loss))
         self.encoder = build_critic(settings.net, data_shape, settings.latent_dim + n_clusters)
