@@ -33,9 +33,9 @@ class ClusterGAN(GANClusterer):
     ``None`` takes the recipe's value; ``beta_n``, ``beta_c``, ``sigma``, ``latent_dim`` are the
     paper's knobs. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the networks
     (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images and their width).
-    ``standardize_noise=True`` feeds the generator ``z_n / sigma`` (the prior is unchanged); with
-    ``d_spectral_norm=True`` it is what keeps the lean generator from drawing one image per mode
-    (see :class:`~gancluster.methods.clustergan.ClusterGANSettings`).
+    ``standardize_noise=True`` feeds the generator ``z_n / sigma`` (the prior is unchanged; an
+    experimental switch against the lean generator's collapse inside each mode, see
+    :class:`~gancluster.methods.clustergan.ClusterGANSettings`).
     """
 
     method_name = "clustergan"

@@ -27,12 +27,13 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``real_self_label``: in the GAN phase, samples the encoder is confident about (probability >=
   ``real_self_label_threshold`` on the unaugmented image) become pseudo-labels for their augmented
   view, each cluster weighted the same (SCAN's self-labelling step).
-- ``standardize_noise`` (off by default until the best recipe is measured with it): the generator
-  reads ``z_n / sigma`` instead of ``z_n``. The prior is unchanged (sigma 0.1, so backprop decoding
-  and the encoder's ``z_n`` keep the paper's scale); only the generator's first layer is
-  reparameterised. With the noise 10x smaller than the one-hot, the lean generator learned to ignore
-  it: every sample of a mode was the same image (diversity ratio about 0.07 on MNIST, see
-  BENCHMARKS.md), which is also why backprop decoding could not reconstruct real digits.
+- ``standardize_noise`` (experimental, off in both recipes): the generator reads ``z_n / sigma``
+  instead of ``z_n``. The prior is unchanged (sigma 0.1, so backprop decoding and the encoder's
+  ``z_n`` keep the paper's scale); only the generator's first layer is reparameterised. Why: with
+  the noise 10x smaller than the one-hot, the lean generator of the best recipe learns to ignore it
+  and draws about one image per mode (BENCHMARKS.md, "ClusterGAN's generator on MNIST"). Measured
+  so far (one seed, 3,500 steps): with ``d_spectral_norm=True`` it widens the modes (diversity
+  ratio about 0.07 -> 0.18) without closing the gap to real data, so it is not in the recipe yet.
 
 The real-data terms, the warm-up and self-labelling are shared with NEMGAN and GM-GAN
 (:mod:`gancluster.methods.real_clusters`).
