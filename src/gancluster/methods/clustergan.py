@@ -29,11 +29,12 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
   view, each cluster weighted the same (SCAN's self-labelling step).
 - ``standardize_noise`` (experimental, off in both recipes): the generator reads ``z_n / sigma``
   instead of ``z_n``. The prior is unchanged (sigma 0.1, so backprop decoding and the encoder's
-  ``z_n`` keep the paper's scale); only the generator's first layer is reparameterised. Why: with
-  the noise 10x smaller than the one-hot, the lean generator of the best recipe learns to ignore it
-  and draws about one image per mode (BENCHMARKS.md, "ClusterGAN's generator on MNIST"). Measured
-  so far (one seed, 3,500 steps): with ``d_spectral_norm=True`` it widens the modes (diversity
-  ratio about 0.07 -> 0.18) without closing the gap to real data, so it is not in the recipe yet.
+  ``z_n`` keep the paper's scale); only the generator's first layer is reparameterised. Why: the
+  lean generator of the best recipe draws about one image per mode (BENCHMARKS.md, "ClusterGAN's
+  generator on MNIST"), and with the noise 10x smaller than the one-hot its first layer starts
+  nearly blind to the noise. Measured so far (one seed, 3,500 steps): with ``d_spectral_norm=True``
+  it widens the modes (diversity ratio 0.074 -> 0.179) without closing the gap to real data, so it
+  is not in the recipe yet.
 
 The real-data terms, the warm-up and self-labelling are shared with NEMGAN and GM-GAN
 (:mod:`gancluster.methods.real_clusters`).

@@ -90,9 +90,9 @@ def within_cluster_spread(x: np.ndarray, labels: LabelsLike, max_per_cluster: in
         rows = flat[lab == c][:max_per_cluster]
         if rows.shape[0] < 2:
             continue
-        diff = np.abs(rows[:, None, :] - rows[None, :, :]).mean(2)
         m = rows.shape[0]
-        spreads.append(float(diff.sum() / (m * (m - 1))))
+        total = sum(float(np.abs(rows[i] - rows).mean(1).sum()) for i in range(m))  # one row at a time: O(m d) memory
+        spreads.append(total / (m * (m - 1)))
     if not spreads:
         raise GanclusterError("within_cluster_spread needs a cluster with at least 2 samples")
     return float(np.mean(spreads))
