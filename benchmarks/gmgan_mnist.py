@@ -29,7 +29,8 @@ from _common import ROOT, command, machine, mean_std, write_section  # noqa: E40
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.gmgan import GMGAN  # noqa: E402
-from gancluster.metrics import evaluate_clustering  # noqa: E402
+from gancluster.metrics import compute_fid, evaluate_clustering  # noqa: E402
+from gancluster.metrics.generation import diversity_ratio  # noqa: E402
 
 PAPER = {"mnist": (0.9924, 0.9618), "fashion-mnist": (0.5816, 0.5690)}
 BARS = {"mnist": "ACC >= 0.95", "fashion-mnist": "ACC > 0.5816"}
@@ -71,6 +72,10 @@ def run(dataset: str, variant: str, seed: int, args: argparse.Namespace) -> dict
            "threads": torch.get_num_threads(), **{f"test_{k}": v for k, v in scores(est, test.X, test.y).items()},
            "classifier": est.classifier_log_, "classifier_real_terms": est.method_.settings.classifier_real_terms}
     est.save(model_path(dataset, variant, seed))
+    x, modes = est.sample(5000, random_state=seed + 1)  # is each Gaussian drawing varied images?
+    real = test.X[:5000]
+    rec["diversity_ratio"] = round(diversity_ratio(x, modes, real, est.predict(real)), 4)
+    rec["fid_domain"] = round(compute_fid(x, real, features=dataset).value, 1)
     method = est.method_
     if method.guide is not None:  # ablations on the same GAN: the guide alone, Algorithm 2 variants
         s = method.settings
@@ -102,8 +107,8 @@ def section(records: list[dict]) -> str:
         "that switch existed). Means ± std over seeds; each run used one "
         "torch thread while another benchmark job ran on the second core, so times are upper bounds.",
         "",
-        "| dataset | variant | seeds | steps | train s | ACC | NMI | ARI | guide ACC | Alg2 scratch ACC | Alg2 plain ACC | paper ACC / NMI | bar |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| dataset | variant | seeds | steps | train s | ACC | NMI | ARI | guide ACC | Alg2 scratch ACC | Alg2 plain ACC | gen. diversity ratio | domain FID | paper ACC / NMI | bar |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -121,7 +126,8 @@ def section(records: list[dict]) -> str:
             f"| {ds}{' (quick: 10k train)' if quick else ''} | {var}{f' (real terms {real:g})' if var != 'faithful' else ''} | {','.join(str(r['seed']) for r in rs)} "
             f"| {int(np.mean([r['steps'] for r in rs]))} | {np.mean([r['train_seconds'] for r in rs]):.0f} "
             f"| {mean_std(acc)} | {mean_std([r['test_nmi'] for r in rs])} | {mean_std([r['test_ari'] for r in rs])} "
-            f"| {opt('guide_acc')} | {opt('scratch_alg2_acc')} | {opt('plain_alg2_acc')} | {PAPER[ds][0]} / {PAPER[ds][1]} "
+            f"| {opt('guide_acc')} | {opt('scratch_alg2_acc')} | {opt('plain_alg2_acc')} | {opt('diversity_ratio')} "
+            f"| {opt('fid_domain')} | {PAPER[ds][0]} / {PAPER[ds][1]} "
             f"| {BARS[ds]}: {verdict} |"
         )
     cmds = sorted({r.get("command", "") for r in records})
