@@ -72,6 +72,12 @@ def mean_std(values: list[float], digits: int = 3) -> str:
     return f"{arr.mean():.{digits}f} ± {arr.std():.{digits}f}"
 
 
+def mean_std_of(rows: list[dict], key: str, digits: int = 3) -> str:
+    """``mean_std`` of ``key`` over the rows that have it; '-' when none does (rows from older runs)."""
+    values = [r[key] for r in rows if key in r]
+    return mean_std(values, digits) if values else "-"
+
+
 def write_section(name: str, body: str) -> Path:
     """Replace (or append) the section ``name`` of BENCHMARKS.md with ``body``."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"

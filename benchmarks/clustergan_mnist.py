@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, mean_std_of, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan  # noqa: E402
@@ -31,12 +31,6 @@ from gancluster.methods.clustergan import ClusterGANSettings  # noqa: E402
 
 def first_time_at(curve: list[tuple[float, float]], level: float) -> float | None:
     return next((t for t, acc in curve if acc >= level), None)
-
-
-def optional(rows: list[dict], key: str, digits: int) -> str:
-    """mean ± std of ``key`` over the rows that have it ('-' when none does: rows from older runs)."""
-    values = [r[key] for r in rows if key in r]
-    return mean_std(values, digits) if values else "-"
 
 
 def plot_curves(results: list[dict], path: Path) -> None:
@@ -134,8 +128,8 @@ def main() -> None:
             f"{mean_std([r['ari'] for r in rs])} | {mean_std([r['purity'] for r in rs])} | {t90s} | "
             f"{mean_std([r['train_seconds'] for r in rs], 0)} | {mean_std([r['steps'] for r in rs], 0)} | "
             f"{mean_std(sps, 1)} | {mean_std([r['mode_agreement'] for r in rs])} | "
-            f"{mean_std([r['generated_tv'] for r in rs])} | {optional(rs, 'diversity_ratio', 3)} | "
-            f"{optional(rs, 'fid_domain', 1)} |"
+            f"{mean_std([r['generated_tv'] for r in rs])} | {mean_std_of(rs, 'diversity_ratio', 3)} | "
+            f"{mean_std_of(rs, 'fid_domain', 1)} |"
         )
     lines += ["", "Per seed (ACC / NMI / ARI): " + "; ".join(
         f"{r['variant']} {r['seed']}: {r['acc']:.3f} / {r['nmi']:.3f} / {r['ari']:.3f}" for r in results) + "."]

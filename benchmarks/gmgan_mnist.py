@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, mean_std_of, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.gmgan import GMGAN  # noqa: E402
@@ -119,15 +119,12 @@ def section(records: list[dict]) -> str:
         verdict = "met" if bar_ok else "NOT met"
         if len(rs) < 3:  # the bar is a mean over 3 seeds
             verdict = f"{'above' if bar_ok else 'below'} on {len(rs)} seed(s), not established"
-        def opt(key):
-            vals = [r[key] for r in rs if key in r]
-            return mean_std(vals) if vals else "-"
         lines.append(
             f"| {ds}{' (quick: 10k train)' if quick else ''} | {var}{f' (real terms {real:g})' if var != 'faithful' else ''} | {','.join(str(r['seed']) for r in rs)} "
             f"| {int(np.mean([r['steps'] for r in rs]))} | {np.mean([r['train_seconds'] for r in rs]):.0f} "
             f"| {mean_std(acc)} | {mean_std([r['test_nmi'] for r in rs])} | {mean_std([r['test_ari'] for r in rs])} "
-            f"| {opt('guide_acc')} | {opt('scratch_alg2_acc')} | {opt('plain_alg2_acc')} | {opt('diversity_ratio')} "
-            f"| {opt('fid_domain')} | {PAPER[ds][0]} / {PAPER[ds][1]} "
+            f"| {mean_std_of(rs, 'guide_acc')} | {mean_std_of(rs, 'scratch_alg2_acc')} | {mean_std_of(rs, 'plain_alg2_acc')} | {mean_std_of(rs, 'diversity_ratio')} "
+            f"| {mean_std_of(rs, 'fid_domain')} | {PAPER[ds][0]} / {PAPER[ds][1]} "
             f"| {BARS[ds]}: {verdict} |"
         )
     cmds = sorted({r.get("command", "") for r in records})
