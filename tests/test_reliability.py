@@ -378,7 +378,7 @@ def test_run_folder_records_versions_commit_device_seed_and_resolved_settings(tm
     assert isinstance(start["seed"], int) and resume["seed"] == start["seed"]  # the seed actually used, kept on resume
     assert start["gancluster"] == gancluster.__version__ and start["torch"] == torch.__version__
     assert start["device"] == "cpu" and "git_commit" in start and start["numpy"] and start["python"]
-    assert start["settings"]["loss"] == "ns" and start["settings"]["warmup_steps"] == 2  # resolved recipe
+    assert start["settings"]["loss"] == "hinge" and start["settings"]["warmup_steps"] == 2  # resolved recipe
     assert start["train"]["max_steps"] == 4 and start["train"]["seed"] == start["seed"]
     assert start["data"]["shape"] == [200, 2] and len(start["data"]["sha256"]) == 64
     assert math.isfinite(load_file(tmp_path / "checkpoint.safetensors")[1]["elapsed"])

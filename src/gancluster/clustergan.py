@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -11,6 +11,7 @@ from .config import ConfigError
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
+from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
@@ -33,9 +34,11 @@ class ClusterGAN(GANClusterer):
     ``None`` takes the recipe's value; ``beta_n``, ``beta_c``, ``sigma``, ``latent_dim`` are the
     paper's knobs. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the networks
     (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images and their width).
-    ``standardize_noise=True`` feeds the generator ``z_n / sigma`` (the prior is unchanged; an
-    experimental switch against the lean generator's collapse inside each mode, see
-    :class:`~gancluster.methods.clustergan.ClusterGANSettings`).
+    ``standardize_noise`` feeds the generator ``z_n / sigma`` (the prior is unchanged); with the
+    hinge loss, two critic steps and a spectral-normalised discriminator it is how the best recipe
+    keeps the generator varied inside each mode (see
+    :class:`~gancluster.methods.clustergan.ClusterGANSettings`). ``save`` writes these four as
+    resolved values, so a saved model reloads with the networks it was trained with.
     """
 
     method_name = "clustergan"
@@ -135,6 +138,26 @@ class ClusterGAN(GANClusterer):
     def _check_params(self) -> None:
         super()._check_params()
         self.settings()
+
+    def _pinned_params(self) -> dict[str, Any]:
+        s = self.settings()
+        values = {"loss": s.loss, "n_critic": s.n_critic, "standardize_noise": s.standardize_noise,
+                  "d_spectral_norm": s.net.d_spectral_norm}
+        return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
+
+    @classmethod
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:
+        """Until 2026-11-29 the best recipe trained with the NS loss, one critic step, unscaled noise
+        and spectral norm only in ResNet discriminators; files from then left those at None."""
+        if params.get("recipe", "best") != "best":
+            return params
+        out = dict(params)
+        for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):
+            if out.get(name) is None:
+                out[name] = old
+        if out.get("d_spectral_norm") is None:
+            out["d_spectral_norm"] = NetConfig(arch=out.get("arch") or "auto").discriminator_sn(data_shape, out["loss"])
+        return out
 
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> ClusterGANMethod:
         return ClusterGANMethod(self.settings(), int(self.n_clusters), data_shape, priors)

@@ -428,12 +428,25 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._from_model_space(torch.cat(xs)), torch.cat(ks).cpu().numpy()
 
     # ---- persistence -------------------------------------------------------------------------------
+    def _pinned_params(self) -> dict[str, Any]:
+        """Parameters left at None whose recipe value shapes the saved weights, resolved.
+
+        Saved in place of the None so that a file reloads the same networks after a later version
+        changes that recipe default.
+        """
+        return {}
+
+    @classmethod
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:
+        """``params`` of a file written before parameters were pinned, with the defaults of that time."""
+        return params
+
     def _meta(self) -> dict[str, Any]:
-        params = self.get_params()
+        params = {**self.get_params(), **self._pinned_params()}
         params["priors"] = None if params["priors"] is None else [float(p) for p in params["priors"]]
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None
-        return {"class": type(self).__name__, "params": params}
+        return {"class": type(self).__name__, "params": params, "pinned": True}
 
     def _checkpoint_meta(self) -> dict[str, Any]:
         """What ``load`` needs to rebuild the model from a training checkpoint: parameters, data shape
@@ -479,15 +492,20 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
     if not isinstance(info, dict) or info.get("class") not in ESTIMATORS:
         raise CheckpointError(f"{path} does not say which estimator wrote it; it cannot be loaded as a model")
     cls = ESTIMATORS[info["class"]]
+    data_shape = tuple(int(d) for d in meta.get("data_shape") or info.get("data_shape", ()))
+    if not data_shape:
+        raise CheckpointError(f"{path} does not record the data shape")
+    params = info["params"]
+    if not isinstance(params, dict):
+        raise CheckpointError(f"{path}: its estimator parameters are corrupt")
+    if not info.get("pinned"):
+        params = cls._params_before_pinning(dict(params), data_shape)
     try:
-        est = cls(**info["params"])
+        est = cls(**params)
     except TypeError as exc:
         raise CheckpointError(f"{path} has parameters this version does not know: {exc}") from exc
     est.device = device
     est._check_params()
-    data_shape = tuple(int(d) for d in meta.get("data_shape") or meta["estimator"].get("data_shape", ()))
-    if not data_shape:
-        raise CheckpointError(f"{path} does not record the data shape")
     est.data_shape_ = data_shape
     est.n_features_in_ = int(np.prod(data_shape))
     if len(data_shape) == 1:

@@ -33,7 +33,11 @@ CriticLoss = Callable[[Batch, Tensor, Tensor], Tensor]
 
 
 def sees_real_and_fake_jointly(critic: nn.Module) -> bool:
-    """Whether one pass over real and fake together computes the same as two (no batch statistics)."""
+    """Whether one pass over real and fake together computes the same as two (no batch statistics).
+
+    A spectral-normalised critic is still passed jointly: its power iteration then advances once per
+    critic step instead of twice, which changes how fast the norm estimate is refreshed, not the loss.
+    """
     return JOINT_CRITIC_PASS and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
 

@@ -27,15 +27,14 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``real_self_label``: in the GAN phase, samples the encoder is confident about (probability >=
   ``real_self_label_threshold`` on the unaugmented image) become pseudo-labels for their augmented
   view, each cluster weighted the same (SCAN's self-labelling step).
-- ``standardize_noise`` (experimental, off in both recipes): the generator reads ``z_n / sigma``
-  instead of ``z_n``. The prior is unchanged (sigma 0.1, so backprop decoding and the encoder's
-  ``z_n`` keep the paper's scale); only the generator's first layer is reparameterised. Why: the
-  lean generator of the best recipe draws about one image per mode (BENCHMARKS.md, "ClusterGAN's
-  generator on MNIST"), and with the noise 10x smaller than the one-hot its first layer starts
-  nearly blind to the noise. Measured so far (one seed, 3,500 steps): with ``d_spectral_norm=True``
-  it widens the modes (diversity ratio 0.074 -> 0.179); with ``loss='hinge'``, spectral norm and
-  ``n_critic=2`` as well, 0.815 (domain FID 188 -> 68). Not in the recipe until that combination
-  is measured over seeds with the full ClusterGAN table.
+- GAN settings of the generator: ``loss='hinge'``, ``n_critic=2``, spectral norm in the
+  discriminator (``net.d_spectral_norm``) and ``standardize_noise`` (the generator reads
+  ``z_n / sigma``; the prior is unchanged, so backprop decoding and the encoder's ``z_n`` keep the
+  paper's scale). Why: with a non-saturating loss, one critic step and z_n 10x smaller than the
+  one-hot, the lean generator drew about one image per mode (diversity ratio 0.074, domain FID
+  188 after 3,500 steps; BENCHMARKS.md, "ClusterGAN's generator on MNIST"); with these four,
+  0.815 and 68. Clustering is unchanged within noise (MNIST, 3 seeds, "ClusterGAN best recipe,
+  hinge + SN" section) and each GAN step costs about 1.5x.
 
 The real-data terms, the warm-up and self-labelling are shared with NEMGAN and GM-GAN
 (:mod:`gancluster.methods.real_clusters`).
@@ -67,9 +66,9 @@ class ClusterGANSettings:
     sigma: float = 0.1
     beta_n: float = 10.0
     beta_c: float = 10.0
-    loss: Literal["wgan-gp", "ns", "hinge"] = "ns"
+    loss: Literal["wgan-gp", "ns", "hinge"] = "hinge"
     gp_weight: float = 10.0
-    n_critic: int = 1
+    n_critic: int = 2
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.9)
     real_agreement: float = 1.0
@@ -86,15 +85,15 @@ class ClusterGANSettings:
     real_self_label_threshold: float = 0.99
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     real_confidence: float = 0.0
-    standardize_noise: bool = False
-    net: NetConfig = field(default_factory=NetConfig)
+    standardize_noise: bool = True
+    net: NetConfig = field(default_factory=lambda: NetConfig(d_spectral_norm=True))
 
     @classmethod
     def faithful(cls, **overrides: Any) -> "ClusterGANSettings":
         """The official recipe: WGAN-GP (10), 5 critic steps, Adam 1e-4 (0.5, 0.9), full-size nets."""
         base = dict(
             loss="wgan-gp", n_critic=5, lr=1e-4, betas=(0.5, 0.9), real_agreement=0.0,
-            real_prior_match=0.0, fake_cluster_to_encoder=1.0, warmup_steps=0,
+            real_prior_match=0.0, fake_cluster_to_encoder=1.0, warmup_steps=0, standardize_noise=False,
             net=NetConfig(arch="auto", lean=False),
         )
         base.update(overrides)
