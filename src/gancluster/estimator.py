@@ -428,6 +428,28 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._from_model_space(torch.cat(xs)), torch.cat(ks).cpu().numpy()
 
     # ---- persistence -------------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (joblib, copy.deepcopy) the fitted networks as tensors: torch refuses to pickle
+        spectral-normalised modules whole, so ``__setstate__`` rebuilds them as ``load`` does."""
+        state = self.__dict__.copy()
+        method = state.pop("method_", None)
+        if method is not None:
+            state["_method_weights"] = {k: v.detach().cpu().clone() for k, v in method.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.pop("_method_weights", None)
+        self.__dict__.update(state)
+        if weights is None:
+            return
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights; keep the caller's RNG
+            method = self._build_method(self.data_shape_, check_priors(self.priors, self.n_clusters))
+        load_weights(method, {f"model.{k}": v for k, v in weights.items()}, "the pickled estimator")
+        method = method.to(self.device_)
+        if self.device_.type == "cpu" and CHANNELS_LAST_ON_CPU:
+            method = method.to(memory_format=torch.channels_last)
+        self.method_ = method.eval()
+
     def _pinned_params(self) -> dict[str, Any]:
         """Parameters left at None whose recipe value shapes the saved weights, resolved.
 
