@@ -39,9 +39,11 @@ from gancluster.train import BatchSampler, _fast_optimizers  # noqa: E402
 #: name -> (estimator class, parameters); warm-up off so that every measured step is a GAN step
 CONFIGS = {
     "clustergan best, lean": (ClusterGAN, {}),
+    "clustergan best, mlp": (ClusterGAN, {"arch": "mlp"}),
     "clustergan best, official size": (ClusterGAN, {"arch": "conv28"}),
     "clustergan faithful (official size, WGAN-GP, 5 D steps)": (ClusterGAN, {"recipe": "faithful"}),
     "nemgan best, lean": (NEMGAN, {}),
+    "nemgan best, mlp": (NEMGAN, {"arch": "mlp"}),
     "nemgan best, official size": (NEMGAN, {"arch": "conv28"}),
 }
 PREDICT_BATCH = 2048
