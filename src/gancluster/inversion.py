@@ -18,6 +18,9 @@ Speed: all restarts of a batch of samples are rows of one tensor and take their 
 (Adam is element-wise, and the generator runs in eval mode, so the rows do not interact). ``prune``
 (our addition; ``prune=()`` is the faithful schedule) drops, after the given step, all but the
 ``keep`` lowest-loss restarts of each sample: restarts that are far behind early on do not win.
+The default, the best 3 kept after step 25, matches the faithful schedule (ACC on 300
+MNIST training images, ClusterGAN whose generator varies inside its modes: 0.903 vs 0.900; best
+2 after step 10: 0.773) in 57 % of its time.
 
 ``start="encoder"`` (our addition; ``"prior"`` is Algorithm 1) starts every restart's free part at
 the model's own encoder estimate of it (ClusterGAN's ``E_n(x)``) instead of a random draw: the K
@@ -160,7 +163,7 @@ def backprop_decode(
     lr: float = 0.01,
     lam: float | None = None,
     clip: float | None = None,
-    prune: Sequence[tuple[int, int]] = ((10, 2),),
+    prune: Sequence[tuple[int, int]] = ((25, 3),),
     batch_size: int = 256,
     random_state: int = 0,
     start: str = "prior",
