@@ -45,10 +45,14 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
         latest: dict[int, dict] = {}
         for line in cg.read_text().splitlines():
             r = json.loads(line) if line.strip() else {}
-            if r.get("variant") == "best" and "mode_agreement" in r:
+            # the recipe's own networks: runs that chose other nets (arch=mlp) are another configuration
+            if r.get("variant") == "best" and "mode_agreement" in r and "arch" not in r.get("params", {}):
                 latest[r["seed"]] = r
         if latest:
-            rows.append(("ClusterGAN (best recipe)", [{"acc": r["acc"], "nmi": r["nmi"], "ari": r["ari"],
+            # runs from before the recipe's GAN settings changed (2026-11-29) did not record a loss
+            old = any("loss" not in r.get("params", {}) for r in latest.values())
+            name = "ClusterGAN (best recipe" + (", its GAN settings before 2026-11-29)" if old else ")")
+            rows.append((name, [{"acc": r["acc"], "nmi": r["nmi"], "ari": r["ari"],
                          "seconds": r["train_seconds"], "seed": r["seed"]} for r in latest.values()], "ClusterGAN"))
     gm = ROOT / "benchmarks" / "results" / "gmgan_mnist.jsonl"
     if gm.exists():
@@ -60,7 +64,10 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
                              "seconds": r["train_seconds"], "seed": r["seed"]} for r in rs], "GM-GAN"))
     bp = ROOT / "benchmarks" / "results" / "backprop_decoding.jsonl"
     if bp.exists() and dataset == "mnist":
-        recs = [json.loads(x) for x in bp.read_text().splitlines() if x.strip()]
+        newest: dict[int, dict] = {}  # the newest run of each seed (older ones decoded older models)
+        for r in (json.loads(x) for x in bp.read_text().splitlines() if x.strip()):
+            newest[r["seed"]] = r
+        recs = list(newest.values())
         if recs:
             n = sorted({r["n"] for r in recs})
             rows.append((f"GAN with backprop decoding (ClusterGAN G; first {'/'.join(map(str, n))} test images)",
