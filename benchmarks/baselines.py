@@ -48,9 +48,12 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
             # the recipe's own networks: runs that chose other nets (arch=mlp) are another configuration
             if r.get("variant") == "best" and "mode_agreement" in r and "arch" not in r.get("params", {}):
                 latest[r["seed"]] = r
+        # runs from before the recipe's GAN settings changed (2026-11-29) did not record a loss; once
+        # a seed has a run with the new settings, the row shows those runs only (never a mix)
+        current = {s: r for s, r in latest.items() if "loss" in r.get("params", {})}
+        latest = current or latest
         if latest:
-            # runs from before the recipe's GAN settings changed (2026-11-29) did not record a loss
-            old = any("loss" not in r.get("params", {}) for r in latest.values())
+            old = not current
             name = "ClusterGAN (best recipe" + (", its GAN settings before 2026-11-29)" if old else ")")
             rows.append((name, [{"acc": r["acc"], "nmi": r["nmi"], "ari": r["ari"],
                          "seconds": r["train_seconds"], "seed": r["seed"]} for r in latest.values()], "ClusterGAN"))
