@@ -295,9 +295,8 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = distributed.broadcast_int(ctx, self._seed(), device)  # random_state=None: rank 0's draw
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            method = self._build_method(self.data_shape_, priors).to(device)
-        if device.type == "cpu" and CHANNELS_LAST_ON_CPU:
-            method = method.to(memory_format=torch.channels_last)  # only 4-D (conv) weights change layout
+            method = self._build_method(self.data_shape_, priors)
+        method = _placed(method, device)
         if not streamed:
             data = self._to_model_space(X).to(device)
         evaluate = self._make_eval(eval_set, device) if eval_set is not None else None
@@ -443,12 +442,13 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if weights is None:
             return
         with torch.random.fork_rng(devices=[]):  # building draws initial weights; keep the caller's RNG
-            method = self._build_method(self.data_shape_, check_priors(self.priors, self.n_clusters))
-        load_weights(method, {f"model.{k}": v for k, v in weights.items()}, "the pickled estimator")
-        method = method.to(self.device_)
-        if self.device_.type == "cpu" and CHANNELS_LAST_ON_CPU:
-            method = method.to(memory_format=torch.channels_last)
-        self.method_ = method.eval()
+            self._restore_method({f"model.{k}": v for k, v in weights.items()}, "the pickled estimator")
+
+    def _restore_method(self, tensors: dict[str, torch.Tensor], source: str | Path) -> None:
+        """Build the networks for ``data_shape_`` on ``device_`` and load ``model.*`` weights into them."""
+        method = self._build_method(self.data_shape_, check_priors(self.priors, self.n_clusters))
+        load_weights(method, tensors, source)
+        self.method_ = _placed(method, self.device_).eval()
 
     def _pinned_params(self) -> dict[str, Any]:
         """Parameters left at None whose recipe value shapes the saved weights, resolved.
@@ -499,6 +499,14 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return path
 
 
+def _placed(method: Method, device: torch.device) -> Method:
+    """``method`` on ``device``; on CPU with channels-last conv weights (only 4-D weights change layout)."""
+    method = method.to(device)
+    if device.type == "cpu" and CHANNELS_LAST_ON_CPU:
+        method = method.to(memory_format=torch.channels_last)
+    return method
+
+
 ESTIMATORS: dict[str, type[GANClusterer]] = {}
 
 
@@ -543,18 +551,12 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
                 raise CheckpointError(f"{path} lacks the standardisation of its vector data") from exc
             if est.mean_.shape != data_shape or est.scale_.shape != data_shape:
                 raise CheckpointError(f"{path}: its standardisation does not match its data shape {data_shape}")
-    priors = check_priors(est.priors, est.n_clusters)
     est.device_ = resolve_device(device)
-    method = est._build_method(data_shape, priors)
-    load_weights(method, tensors, path)
-    method = method.to(est.device_)
-    if est.device_.type == "cpu" and CHANNELS_LAST_ON_CPU:
-        method = method.to(memory_format=torch.channels_last)
-    est.method_ = method.eval()
+    est._restore_method(tensors, path)
     est.n_iter_ = int(meta.get("n_iter", meta.get("step", 0)))
     est.train_seconds_ = float(meta.get("train_seconds", meta.get("elapsed", 0.0)))
     est.history_ = []
-    est.priors_ = method.prior.mode_weights().detach().cpu().numpy()
+    est.priors_ = est.method_.prior.mode_weights().detach().cpu().numpy()
     if est.assign == "kmeans":
         if "assign.kmeans_centers" not in tensors:
             raise CheckpointError(f"{path} was fitted with assign='kmeans' but holds no k-means centres")
