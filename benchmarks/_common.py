@@ -44,8 +44,22 @@ def machine() -> str:
             f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
 
 
-def command() -> str:
-    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+def command(drop_flags: tuple[str, ...] = ("--report-only",), drop_options: tuple[str, ...] = ("--note",)) -> str:
+    """This script's command line without ``drop_flags`` and ``drop_options`` (with their values).
+
+    A ``--note`` is prose already shown in the section, and ``--report-only`` only rebuilds a section
+    from stored results, so neither belongs in the command that reproduces the numbers.
+    """
+    args, shown, i = sys.argv[1:], [], 0
+    while i < len(args):
+        name = args[i].split("=", 1)[0]
+        if name in drop_options and "=" not in args[i]:
+            i += 2  # "--note TEXT"
+            continue
+        if name not in drop_flags and name not in drop_options:
+            shown.append(args[i])
+        i += 1
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *shown])
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -39,10 +39,12 @@ from gancluster.train import BatchSampler, _fast_optimizers  # noqa: E402
 #: name -> (estimator class, parameters); warm-up off so that every measured step is a GAN step
 CONFIGS = {
     "clustergan best, lean": (ClusterGAN, {}),
+    "clustergan best, tiny": (ClusterGAN, {"arch": "conv28-tiny"}),
     "clustergan best, mlp": (ClusterGAN, {"arch": "mlp"}),
     "clustergan best, official size": (ClusterGAN, {"arch": "conv28"}),
     "clustergan faithful (official size, WGAN-GP, 5 D steps)": (ClusterGAN, {"recipe": "faithful"}),
     "nemgan best, lean": (NEMGAN, {}),
+    "nemgan best, tiny": (NEMGAN, {"arch": "conv28-tiny"}),
     "nemgan best, mlp": (NEMGAN, {"arch": "mlp"}),
     "nemgan best, official size": (NEMGAN, {"arch": "conv28"}),
 }
@@ -187,6 +189,8 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=10_000, help="MNIST training images held in memory")
     parser.add_argument("--section", default="throughput")
     parser.add_argument("--profile", action="store_true", help="add an operator profile of the first configuration")
+    parser.add_argument("--title", default="Throughput on MNIST (CPU)", help="section title")
+    parser.add_argument("--note", default="", help="a paragraph for the section, under its title (what the run is for)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = torch.from_numpy(load_dataset("mnist", split="train").X[: args.n_train])
@@ -204,8 +208,9 @@ def main() -> None:
     med = median_of
 
     lines = [
-        "## Throughput on MNIST (CPU)" + (", where the step's time goes (profile)" if args.profile else ""),
+        "## " + args.title + (", where the step's time goes (profile)" if args.profile else ""),
         "",
+        *([args.note, ""] if args.note else []),
         f"Command: `{command()}`  ",
         f"Machine: {machine()}; {args.repeats} repeats of at least {args.seconds:g} s each, both settings "
         f"alternating step by step; medians of the per-step times; total wall time {(time.time() - t0) / 60:.1f} min.  ",

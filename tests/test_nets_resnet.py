@@ -66,6 +66,21 @@ def test_auto_picks_by_image_size_and_explicit_arch_must_fit() -> None:
         NetConfig(arch="resnet48").resolve((20,))
     with pytest.raises(ConfigError, match="arch must be one of"):
         NetConfig(arch="resnet64").validate()
+    with pytest.raises(ConfigError, match="28x28 images"):
+        NetConfig(arch="conv28-tiny").resolve((1, 32, 32))
+
+
+def test_tiny_conv28_halves_the_lean_widths() -> None:
+    tiny, lean = NetConfig(arch="conv28-tiny"), NetConfig(arch="conv28-lean")
+    D = build_critic(tiny, (1, 28, 28), 1)
+    assert D.body[0].out_channels == 16 and D.body[2].out_channels == 32 and D.feature_dim == 128
+    G = build_generator(tiny, 8, (1, 28, 28))
+    assert G(torch.zeros(3, 8)).shape == (3, 1, 28, 28)
+
+    def n_params(cfg: NetConfig) -> int:
+        return sum(p.numel() for p in build_critic(cfg, (1, 28, 28), 1).parameters())
+
+    assert n_params(tiny) < n_params(lean) / 3
 
 
 def test_conv28_nets_are_unchanged() -> None:

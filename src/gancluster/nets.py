@@ -26,7 +26,7 @@ from .nets_resnet import (
     resnet_layout,
 )
 
-Arch = Literal["auto", "mlp", "conv28", "conv28-lean", "resnet32", "resnet48"]
+Arch = Literal["auto", "mlp", "conv28", "conv28-lean", "conv28-tiny", "resnet32", "resnet48"]
 
 
 @dataclass
@@ -94,7 +94,9 @@ class NetConfig:
         return self.resolve(data_shape) in RESNET_SIZES and loss != "wgan-gp"
 
 
-CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-lean": (32, 64, 256)}
+#: conv1 / conv2 channels and FC width. "conv28-tiny" halves the lean widths again: about half the
+#: step time on two CPU cores (BENCHMARKS.md, issue 7's throughput sections).
+CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-lean": (32, 64, 256), "conv28-tiny": (16, 32, 128)}
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
