@@ -71,9 +71,10 @@ def size_point(data: torch.Tensor, n: int, batch_size: int, steps: int) -> dict:
     method.prepare(subset)  # the k-NN graph of the agreement term
     prep = time.perf_counter() - t
     wall, cpu = step_time(method, subset, batch_size, steps)
-    per_epoch = n // batch_size
+    n_critic = method.settings.n_critic  # a step reads one real batch per critic update
+    per_epoch = n // (batch_size * n_critic)
     return {"n": n, "prepare_s": prep, "step_s": wall, "step_cpu_s": cpu, "steps_per_epoch": per_epoch,
-            "epoch_s": wall * per_epoch, "load": round(load, 2)}
+            "n_critic": n_critic, "epoch_s": wall * per_epoch, "load": round(load, 2)}
 
 
 def k_point(data: torch.Tensor, k: int, batch_size: int, steps: int, prep_steps: int) -> dict:
@@ -164,8 +165,9 @@ def main() -> None:
         f"{args.steps} timed steps); total wall time {(time.time() - t0) / 60:.1f} min; load: 1-minute load "
         f"average on {os.cpu_count()} cores when the point started. Figure: `{figure.relative_to(ROOT)}`.",
         "",
-        f"**Dataset size**, ClusterGAN best recipe, lean nets, batch {args.batch_size}, GAN steps (one D and one "
-        "G/E update). Epoch = step time x n / batch. The k-NN graph is built once per fit (exact, in chunks, "
+        f"**Dataset size**, ClusterGAN best recipe, lean nets, batch {args.batch_size}, GAN steps "
+        f"({sizes[0]['n_critic']} D updates, each on its own real batch, and one G/E update). Epoch = step time x "
+        f"n / (batch x {sizes[0]['n_critic']}). The k-NN graph is built once per fit (exact, in chunks, "
         "on 50 PCA components).",
         "",
         "| n | GAN step ms | step CPU ms | steps / epoch | epoch s | epoch s per 1k images | k-NN prepare s | load |",
