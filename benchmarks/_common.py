@@ -14,6 +14,7 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,19 @@ def command(drop_flags: tuple[str, ...] = ("--report-only",), drop_options: tupl
             shown.append(args[i])
         i += 1
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *shown])
+
+
+def newest_rows(path: Path, key: Callable[[dict], Hashable], keep: Callable[[dict], bool] = lambda r: True) -> dict:
+    """The last row of the JSONL file ``path`` for each ``key(row)`` among the rows ``keep`` accepts
+    (later runs of the same configuration replace earlier ones); {} when the file does not exist."""
+    newest: dict = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if keep(row):
+                    newest[key(row)] = row
+    return newest
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 import gancluster  # noqa: E402
 import gancluster.gmgan  # noqa: E402,F401  (registers GMGAN for gancluster.load)
@@ -115,7 +115,7 @@ def run(seed: int, args: argparse.Namespace, ceiling: dict[str, float]) -> dict:
     return rec
 
 
-def section(records: list[dict]) -> str:
+def section(records: list[dict], note: str = "") -> str:
     def ms(key, sub):
         return mean_std([r[key][sub] for r in records if key in r])
 
@@ -187,6 +187,8 @@ def section(records: list[dict]) -> str:
                   f"decoding ACC {mean_std([g['backprop_acc'] for g in gm])} vs its Algorithm-2 classifier "
                   f"{mean_std([g['classifier_acc'] for g in gm])}, {mean_std([g['seconds'] for g in gm], 0)} s."]
     cmds = sorted({r["command"] for r in records})
+    if note:  # the reading of these numbers, kept when the section is rebuilt with --report-only
+        lines += ["", note]
     lines += ["", "Command: " + "; ".join(f"`{c}`" for c in cmds), "", f"Machine: {records[-1]['machine']}"]
     return "\n".join(lines)
 
@@ -204,19 +206,19 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true",
                     help="rebuild the section from the newest row of each seed in the results file that matches "
                          "--max-steps, --n-test and --set")
+    ap.add_argument("--note", default="", help="a paragraph reading the numbers, placed before the command line")
     args = ap.parse_args()
     args.params = parse_overrides(args.set)
     torch.set_num_threads(args.threads)
     if args.quick:
         args.n_test, args.ablation_n = 1000, 300
     if args.report_only:
-        rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()] if RESULTS.exists() else []
-        newest = {r["seed"]: r for r in rows
-                  if r.get("max_steps") == args.max_steps and r.get("clustergan_params") == args.params
-                  and r["n"] == (args.n_test or 10_000) and r["seed"] in args.seeds}
+        newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: (
+            r.get("max_steps") == args.max_steps and r.get("clustergan_params") == args.params
+            and r["n"] == (args.n_test or 10_000) and r["seed"] in args.seeds))
         if not newest:
             raise SystemExit(f"no matching rows in {RESULTS}: run without --report-only first")
-        write_section(args.section, section([newest[s] for s in sorted(newest)]))
+        write_section(args.section, section([newest[s] for s in sorted(newest)], args.note))
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     test = load_dataset("mnist", split="test")
@@ -231,7 +233,7 @@ def main() -> None:
         with open(RESULTS, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         records.append(rec)
-        write_section(args.section, section(records))
+        write_section(args.section, section(records, args.note))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, newest_rows, write_section  # noqa: E402
 
 from gancluster.baselines import BASELINES, run_baseline  # noqa: E402
 from gancluster.data import load_dataset  # noqa: E402
@@ -42,12 +42,9 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
     rows = []
     cg = ROOT / "benchmarks" / "results" / f"clustergan_{dataset}.jsonl"
     if cg.exists():  # the newest full-budget run of each seed of the best recipe
-        latest: dict[int, dict] = {}
-        for line in cg.read_text().splitlines():
-            r = json.loads(line) if line.strip() else {}
-            # the recipe's own networks: runs that chose other nets (arch=mlp) are another configuration
-            if r.get("variant") == "best" and "mode_agreement" in r and "arch" not in r.get("params", {}):
-                latest[r["seed"]] = r
+        # the recipe's own networks: runs that chose other nets (arch=mlp) are another configuration
+        latest = newest_rows(cg, key=lambda r: r["seed"], keep=lambda r: (
+            r.get("variant") == "best" and "mode_agreement" in r and "arch" not in r.get("params", {})))
         # runs from before the recipe's GAN settings changed (2026-11-29) did not record a loss; once
         # a seed has a run with the new settings, the row shows those runs only (never a mix)
         current = {s: r for s, r in latest.items() if "loss" in r.get("params", {})}
@@ -67,10 +64,8 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
                              "seconds": r["train_seconds"], "seed": r["seed"]} for r in rs], "GM-GAN"))
     bp = ROOT / "benchmarks" / "results" / "backprop_decoding.jsonl"
     if bp.exists() and dataset == "mnist":
-        newest: dict[int, dict] = {}  # the newest run of each seed (older ones decoded older models)
-        for r in (json.loads(x) for x in bp.read_text().splitlines() if x.strip()):
-            newest[r["seed"]] = r
-        recs = list(newest.values())
+        # the newest run of each seed (older ones decoded older models)
+        recs = list(newest_rows(bp, key=lambda r: r["seed"]).values())
         if recs:
             n = sorted({r["n"] for r in recs})
             rows.append((f"GAN with backprop decoding (ClusterGAN G; first {'/'.join(map(str, n))} test images)",

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, mean_std_of, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, mean_std_of, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
-from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan  # noqa: E402
+from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan, run_params  # noqa: E402
 from gancluster.methods.clustergan import ClusterGANSettings  # noqa: E402
 
 
@@ -119,10 +119,10 @@ def main() -> None:
     t_start = time.time()
     for variant in args.variants:
         for seed in args.seeds:
-            r = run_clustergan(args.dataset, variant, seed, max_seconds=args.max_seconds,
-                               max_steps=run_max_steps(args, variant), train=train, test=test,
-                               generation=not args.warmup_only, **parse_overrides(args.set))
-            r.update(max_seconds=args.max_seconds, max_steps=run_max_steps(args, variant), threads=args.threads)
+            max_steps = run_max_steps(args, variant)
+            r = run_clustergan(args.dataset, variant, seed, max_seconds=args.max_seconds, max_steps=max_steps,
+                               train=train, test=test, generation=not args.warmup_only, **parse_overrides(args.set))
+            r.update(max_seconds=args.max_seconds, max_steps=max_steps, threads=args.threads)
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
             with open(results_file, "a") as fh:
@@ -140,16 +140,14 @@ def run_max_steps(args: argparse.Namespace, variant: str) -> int:
 
 def stored_runs(path: Path, args: argparse.Namespace) -> list[dict]:
     """The newest row per (variant, seed) in ``path`` that this command would have written."""
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    newest = {}
-    for r in rows:
-        variant = r["variant"]
-        if variant not in args.variants or r["seed"] not in args.seeds:
-            continue
-        expected = {**DATASET_PARAMS.get(args.dataset, {}), **VARIANTS[variant], **parse_overrides(args.set)}
-        budget = {"max_seconds": args.max_seconds, "max_steps": run_max_steps(args, variant)}
-        if r["params"] == expected and all(r.get(k, v) == v for k, v in budget.items()):
-            newest[(variant, r["seed"])] = r
+    def matches(r: dict) -> bool:
+        if r["variant"] not in args.variants or r["seed"] not in args.seeds:
+            return False
+        budget = {"max_seconds": args.max_seconds, "max_steps": run_max_steps(args, r["variant"])}
+        return (r["params"] == run_params(args.dataset, r["variant"], **parse_overrides(args.set))
+                and all(r.get(k, v) == v for k, v in budget.items()))
+
+    newest = newest_rows(path, key=lambda r: (r["variant"], r["seed"]), keep=matches)
     missing = [f"{v} seed {s}" for v in args.variants for s in args.seeds if (v, s) not in newest]
     if missing:
         raise SystemExit(f"no row in {path} for {', '.join(missing)} with these parameters: run without --report-only")

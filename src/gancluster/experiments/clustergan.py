@@ -73,6 +73,11 @@ def generated_quality(model: ClusterGAN, real: Dataset | None = None, per_mode: 
     return out
 
 
+def run_params(dataset: str, variant: str, **overrides: Any) -> dict[str, Any]:
+    """The ClusterGAN parameters of one run: the dataset's, then the variant's, then ``overrides``."""
+    return {**DATASET_PARAMS.get(dataset, {}), **VARIANTS[variant], **overrides}
+
+
 def run_clustergan(
     dataset: str,
     variant: str,
@@ -91,7 +96,7 @@ def run_clustergan(
     """
     train = train if train is not None else load_dataset(dataset, split="train")
     test = test if test is not None else load_dataset(dataset, split="test")
-    params = {**DATASET_PARAMS.get(dataset, {}), **VARIANTS[variant], **overrides}
+    params = run_params(dataset, variant, **overrides)
     model = ClusterGAN(n_clusters=10, max_steps=max_steps, max_seconds=max_seconds, random_state=seed, **params)
     t0 = time.perf_counter()
     model.fit(train.X, eval_set=(test.X, test.y))
