@@ -7,6 +7,10 @@ pretext on a subset, k-NN graph of its embeddings, eq. 5) is trained first; its 
 training time (evaluation excluded); every ``--eval-every`` seconds 10,000 samples are labelled per
 channel by the shipped MNIST classifier (modes, KL); at the end 50,000 samples.
 
+Each finished seed appends a row to ``benchmarks/results/pgmgan_stacked_mnist.jsonl``; seeds run as
+separate processes (e.g. side by side, one thread each) are merged into the section with
+``--report-only --seeds 0 1 2``.
+
     python benchmarks/pgmgan_stacked_mnist.py [--seeds 0] [--minutes 60] [--quick]
 """
 
@@ -24,7 +28,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
 from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
@@ -34,7 +38,7 @@ from gancluster.pgmgan import PGMGAN  # noqa: E402
 from gancluster.priors import check_priors  # noqa: E402
 from gancluster.train import TrainConfig, Trainer  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.json"
+RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
 
 
 @torch.no_grad()
@@ -66,12 +70,26 @@ def main() -> None:
     ap.add_argument("--section", default="pgmgan-stacked-mnist")
     ap.add_argument("--note", default="")
     ap.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no training: rebuild the section from the newest stored row of each of --seeds")
     args = ap.parse_args()
+    if args.report_only:
+        newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: r["minutes"] == args.minutes and r["k"] == args.k)
+        missing = [s for s in args.seeds if s not in newest]
+        if missing:
+            raise SystemExit(f"no stored run for seed(s) {missing} with --minutes {args.minutes:g} --k {args.k} in {RESULTS}")
+        runs = [newest[s] for s in args.seeds]
+        text = report(runs, args, runs[0]["params"], sum(r["wall_seconds"] for r in runs), runs[0]["command"])
+        print(text)
+        if not args.no_write:
+            write_section(args.section, text)
+        return
     torch.set_num_threads(args.threads)
     if args.quick:
         args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
     extra = parse_overrides(args.set)
-    params = dict(n_clusters=args.k, device="cpu", n_critic=1, partition_subset=10_000, pretext_steps=300,
+    # batch 64 as in the run that showed the 28x28 GAN recovering from its collapsed phase (BENCHMARKS.md)
+    params = dict(n_clusters=args.k, device="cpu", batch_size=64, partition_subset=10_000, pretext_steps=300,
                   scan_steps=1000)
     if args.quick:
         params.update(pretext_steps=50, scan_steps=100, partition_subset=2000)
@@ -114,26 +132,29 @@ def main() -> None:
             rec["seconds"] = h["seconds"]
         final = coverage(method, clf, 50_000, seed + 2)
         run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
-               "train_seconds": result.seconds, "curve": curve, "final": final}
+               "train_seconds": result.seconds, "curve": curve, "final": final, "wall_seconds": time.time() - t,
+               "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params,
+               "command": command(), "machine": machine()}
         runs.append(run)
         print(json.dumps(run), flush=True)
-    wall = time.time() - t0
-    text = report(runs, args, params, wall)
+        if not args.no_write:
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            with RESULTS.open("a") as f:
+                f.write(json.dumps(run) + "\n")
+    text = report(runs, args, params, time.time() - t0, command())
     print(text)
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"command": command(), "params": params, "runs": runs}, indent=1))
         write_section(args.section, text)
 
 
-def report(runs: list[dict], args, params: dict, wall: float) -> str:
+def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     lines = [
         "## PGMGAN on Stacked-MNIST (issue 5)",
         "",
-        f"`{command()}` — seeds {args.seeds}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
-        f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, "
-        f"GAN budget {args.minutes:g} min of training time per seed; total wall {wall / 60:.1f} min on {machine()}. "
-        f"{args.note}",
+        f"`{cmd}` — seeds {[r['seed'] for r in runs]}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
+        f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, {runs[0].get('threads', '?')} thread(s), "
+        f"GAN budget {args.minutes:g} min of training time per seed; wall {wall / 60:.1f} min summed over seeds on "
+        f"{runs[0].get('machine', machine())}. {args.note}",
         "",
         "Modes / KL (log10, PacGAN's definition) from the shipped MNIST classifier (test accuracy "
         f"{load_domain_classifier('mnist').info.get('test_accuracy', '?')}) on each channel; curve points on "

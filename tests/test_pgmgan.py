@@ -135,9 +135,9 @@ def test_lambda_schedule_is_linear_and_clamped() -> None:
 
 
 # ---- conditional nets --------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(2,), (3, 28, 28), (1, 28, 28)])
-def test_conditional_nets_shapes(shape) -> None:
-    G, D = build_conditional_gan(shape, 7, 16)
+@pytest.mark.parametrize("shape, hidden", [((2,), 0), ((3, 28, 28), 0), ((3, 28, 28), 32), ((1, 28, 28), 0)])
+def test_conditional_nets_shapes(shape, hidden) -> None:
+    G, D = build_conditional_gan(shape, 7, 16, conv_hidden=hidden)
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 6, 6, 2])
     x = G(z, y)
     assert x.shape == (5, *shape)
@@ -151,6 +151,18 @@ def test_conditional_nets_shapes(shape) -> None:
                 m.gain.weight.normal_(1.0, 0.5)
     G.eval()
     assert not torch.allclose(G(z, torch.zeros(5, dtype=torch.long)), G(z, torch.ones(5, dtype=torch.long)))
+
+
+def test_best_recipe_gives_28x28_images_the_clustergan_gan_settings() -> None:
+    image = PGMGAN(recipe="best").settings((3, 28, 28))
+    assert (image.betas, image.n_critic, image.lr_decay, image.latent_dim) == ((0.5, 0.9), 2, False, 40)
+    assert image.conv_hidden == 256 and image.guide_reduction == "mean"
+    G, _ = build_conditional_gan((3, 28, 28), 4, image.latent_dim, conv_hidden=image.conv_hidden)
+    assert G.hidden is not None and G.hidden.out_features == 256
+    # vectors and the faithful recipe keep the paper's settings
+    assert PGMGAN(recipe="best").settings((2,)).conv_hidden == 0
+    faithful = PGMGAN(recipe="faithful").settings((3, 28, 28))
+    assert (faithful.conv_hidden, faithful.guide_reduction, faithful.n_critic) == (0, "sum", 4)
 
 
 # ---- partitioner training --------------------------------------------------------------------------

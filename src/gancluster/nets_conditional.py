@@ -67,20 +67,34 @@ class CondMLPGenerator(nn.Module):
 
 
 class CondConv28Generator(nn.Module):
-    """``(z, partition) -> (C, 28, 28)`` in [0, 1]: FC 7x7xc2-CBN-ReLU, deconv c1-CBN-ReLU, deconv C, sigmoid."""
+    """``(z, partition) -> (C, 28, 28)`` in [0, 1]: FC 7x7xc2-CBN-ReLU, deconv c1-CBN-ReLU, deconv C, sigmoid.
 
-    def __init__(self, latent_dim: int, channels: int, n_partitions: int, widths: tuple[int, int] = (32, 64)) -> None:
+    ``hidden > 0`` puts an FC ``hidden``-CBN-ReLU layer first and normalises the 7x7xc2 FC output per
+    unit, as ClusterGAN's generator does: without it the GAN collapses on Stacked-MNIST (BENCHMARKS.md).
+    """
+
+    def __init__(self, latent_dim: int, channels: int, n_partitions: int, widths: tuple[int, int] = (32, 64),
+                 hidden: int = 0) -> None:
         super().__init__()
         c1, c2 = widths
         self.c2 = c2
-        self.fc = nn.Linear(latent_dim, c2 * 7 * 7)
-        self.norm0 = ConditionalBatchNorm(c2, n_partitions, image=True)
+        self.hidden = None
+        if hidden > 0:
+            self.hidden = nn.Linear(latent_dim, hidden)
+            self.norm_hidden = ConditionalBatchNorm(hidden, n_partitions, image=False)
+        self.fc = nn.Linear(hidden if hidden > 0 else latent_dim, c2 * 7 * 7)
+        self.norm0 = (ConditionalBatchNorm(c2 * 7 * 7, n_partitions, image=False) if hidden > 0
+                      else ConditionalBatchNorm(c2, n_partitions, image=True))
         self.up1 = nn.ConvTranspose2d(c2, c1, 4, 2, 1)
         self.norm1 = ConditionalBatchNorm(c1, n_partitions, image=True)
         self.up2 = nn.ConvTranspose2d(c1, channels, 4, 2, 1)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        h = torch.relu(self.norm0(self.fc(z).view(-1, self.c2, 7, 7), y))
+        if self.hidden is None:
+            h = torch.relu(self.norm0(self.fc(z).view(-1, self.c2, 7, 7), y))
+        else:
+            h = torch.relu(self.norm_hidden(self.hidden(z), y))
+            h = torch.relu(self.norm0(self.fc(h), y)).view(-1, self.c2, 7, 7)
         h = torch.relu(self.norm1(self.up1(h), y))
         return torch.sigmoid(self.up2(h))
 
@@ -134,13 +148,14 @@ def resnet_arch(data_shape: tuple[int, ...]) -> str | None:
 
 def build_conditional_gan(data_shape: tuple[int, ...], n_partitions: int, latent_dim: int, *, width: int = 256,
                           depth: int = 2, conv_widths: tuple[int, int] = (32, 64), conv_fc: int = 256,
-                          resnet_width: int | None = None,
+                          conv_hidden: int = 0, resnet_width: int | None = None,
                           d_spectral_norm: bool | None = None) -> tuple[nn.Module, nn.Module]:
     """The shared conditional generator and projection discriminator for ``data_shape``.
 
     ``d_spectral_norm=None`` means spectral norm in D for images (SN-GAN, as the paper) and none for
     vectors (a 1-Lipschitz-per-layer D cannot tell apart modes of std 0.01 under a hinge margin of 1).
-    ``resnet_width`` is the ResNets' ``ch`` (None: the paper's, 256 at 32x32 and 512 at 48x48).
+    ``resnet_width`` is the ResNets' ``ch`` (None: the paper's, 256 at 32x32 and 512 at 48x48);
+    ``conv_hidden`` the 28x28 generator's hidden FC width (0: none).
     """
     shape = tuple(int(s) for s in data_shape)
     if n_partitions < 1:
@@ -155,7 +170,7 @@ def build_conditional_gan(data_shape: tuple[int, ...], n_partitions: int, latent
         body = ResNetFeatures(shape[0], layout)
         D = ProjectionDiscriminator(add_spectral_norm(body) if sn else body, body.out_dim, n_partitions, sn)
     elif image:
-        G = CondConv28Generator(latent_dim, shape[0], n_partitions, conv_widths)
+        G = CondConv28Generator(latent_dim, shape[0], n_partitions, conv_widths, conv_hidden)
         D = ProjectionDiscriminator(_conv28_body(shape[0], conv_widths, conv_fc, sn), conv_fc, n_partitions, sn)
     elif len(shape) == 1 or len(shape) == 3:
         G = CondMLPGenerator(latent_dim, shape, n_partitions, width, depth)
