@@ -5,6 +5,9 @@ Rows (settings of :class:`gancluster.PGMGAN`): GAN (``partitions='none'``), Rand
 (learned partitions, lambda 6 -> ~0). k = number of modes. The partitioner is trained once per
 dataset and seed and shared by the two rows that use it (its time is reported separately).
 Metrics on 50,000 samples with the REFERENCE.md definitions (:func:`gancluster.metrics.modes.mode_metrics_2d`).
+Each run appends a row to ``benchmarks/results/pgmgan_toy.jsonl``; ``--report-only`` rebuilds the
+section from the newest stored row of each (dataset, seed, row), e.g. after running the datasets as two
+processes side by side.
 
     python benchmarks/pgmgan_toy.py [--seeds 0 1 2] [--steps 20000] [--datasets ring grid] [--quick]
 """
@@ -23,7 +26,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.metrics.modes import mode_metrics_2d, synthetic_modes  # noqa: E402
@@ -36,7 +39,7 @@ ROWS = {
     "pgmgan": ("PGMGAN", dict()),
 }
 BARS = {"grid": (25, 0.998, 0.0034), "ring": (8, 0.998, 0.0006)}
-RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_toy.json"
+RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_toy.jsonl"
 
 
 def main() -> None:
@@ -51,11 +54,25 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 seed, 2000 steps")
     ap.add_argument("--section", default="pgmgan-toy")
     ap.add_argument("--note", default="")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no training: rebuild the section from the newest stored rows of these datasets, seeds and rows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
         args.seeds, args.steps = [0], 2000
     extra = parse_overrides(args.set)
+    if args.report_only:
+        newest = newest_rows(RESULTS, key=lambda r: (r["dataset"], r["seed"], r["row"]), keep=lambda r: (
+            r["steps_asked"] == args.steps and r["recipe"] == args.recipe and r["extra"] == extra))
+        wanted = [(d, s, r) for d in args.datasets for s in args.seeds for r in args.rows]
+        missing = [w for w in wanted if w not in newest]
+        if missing:
+            raise SystemExit(f"no stored run for {missing} with --steps {args.steps} --recipe {args.recipe} in {RESULTS}")
+        rows = [newest[w] for w in wanted]
+        partitioners = {(r["dataset"], r["seed"]): r["partitioner_seconds"] for r in rows if "partitioner_seconds" in r}
+        wall = sum(r["wall_seconds"] for r in rows) + sum(partitioners.values())
+        write_section(args.section, report(rows, args, wall, extra, rows[0]["command"]))
+        return
     t0 = time.time()
     results: list[dict] = []
     tmp = Path(tempfile.mkdtemp(prefix="pgmgan_toy_"))
@@ -75,6 +92,7 @@ def main() -> None:
                              "partitions_used": int(np.unique(est.labels_).size)}
                 print(f"{name} seed {seed}: partitioner {part_info}", flush=True)
             for row in args.rows:
+                t = time.time()
                 label, params = ROWS[row]
                 if params.get("partitions", "learned") == "learned":
                     params = {**params, "partitioner_path": str(part_path)}
@@ -84,13 +102,14 @@ def main() -> None:
                 rec = {"dataset": name, "seed": seed, "row": row, "modes": m.modes_recovered,
                        "high_quality": m.high_quality_rate, "reverse_kl": m.reverse_kl,
                        "accept": est.method_.last_accept_rate, "train_seconds": est.train_seconds_,
-                       "steps": est.n_iter_, **part_info}
+                       "steps": est.n_iter_, **(part_info if row in ("partition", "pgmgan") else {}), "wall_seconds": time.time() - t, "steps_asked": args.steps,
+                       "recipe": args.recipe, "extra": extra, "threads": args.threads, "command": command()}
                 results.append(rec)
                 print(json.dumps(rec), flush=True)
-    wall = time.time() - t0
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"command": command(), "results": results}, indent=1))
-    write_section(args.section, report(results, args, wall, extra))
+                RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                with RESULTS.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+    write_section(args.section, report(results, args, time.time() - t0, extra, command()))
 
 
 def data_reference(name: str, seeds: list[int], n: int = 50_000) -> dict[str, list[float]]:
@@ -110,13 +129,13 @@ def data_reference(name: str, seeds: list[int], n: int = 50_000) -> dict[str, li
     return out
 
 
-def report(results: list[dict], args, wall: float, extra: dict) -> str:
+def report(results: list[dict], args, wall: float, extra: dict, cmd: str) -> str:
     lines = [
         "## PGMGAN mode coverage on 2-D ring / grid (issue 5, paper Table 1 ablation rows)",
         "",
-        f"`{command()}` — seeds {args.seeds}, {args.steps} generator steps per run, recipe `{args.recipe}`"
+        f"`{cmd}` — seeds {args.seeds}, {args.steps} generator steps per run, recipe `{args.recipe}`"
         + (f", settings {extra}" if extra else "")
-        + f"; total wall {wall / 60:.1f} min on {machine()}. {args.note}",
+        + f"; wall {wall / 60:.1f} min summed over runs on {machine()}. {args.note}",
         "",
         "k = number of modes; 50,000 samples per run; REFERENCE.md definitions (high quality: within 3 std "
         "of a mode in every coordinate; reverse KL in nats). Means ± std over seeds. `accept` = share of "
