@@ -228,6 +228,27 @@ def test_save_load_keeps_partitioner_frequencies_and_samples(fitted, tmp_path) -
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_28x28_files_pin_the_recipe_and_files_from_before_load_with_the_old_one(tmp_path) -> None:
+    """The 28x28 recipe changed on 2026-11-30; a file from before left its settings at None."""
+    from gancluster.checkpoint import load_file, save_file
+
+    X = np.random.default_rng(0).random((16, 1, 28, 28), dtype=np.float32)
+    tiny = dict(n_clusters=2, partitions="none", max_steps=2, batch_size=8, random_state=0, device="cpu")
+    now = PGMGAN(**tiny).fit(X)
+    loaded = gancluster.load(now.save(tmp_path / "now.safetensors"), device="cpu")
+    assert {k: loaded.get_params()[k] for k in ("latent_dim", "net_hidden", "n_critic")} == {
+        "latent_dim": 40, "net_hidden": 256, "n_critic": 2}
+    old = dict(latent_dim=128, n_critic=1, lr_decay=True, guide_reduction="sum", net_hidden=0)
+    then = PGMGAN(**tiny, **old).fit(X)
+    tensors, meta = load_file(then.save(tmp_path / "then.safetensors"))
+    meta["estimator"]["pinned"] = True  # the first pinning version
+    meta["estimator"]["params"].update(dict.fromkeys(old))
+    save_file(tmp_path / "then.safetensors", tensors, meta)
+    back = gancluster.load(tmp_path / "then.safetensors", device="cpu")
+    assert {k: back.get_params()[k] for k in old} == old
+    np.testing.assert_allclose(back.sample(4, random_state=1)[0], then.sample(4, random_state=1)[0], atol=1e-6)
+
+
 class _Spread(nn.Module):
     """A stand-in generator that ignores the partition and spreads samples over the whole plane."""
 

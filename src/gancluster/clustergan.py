@@ -146,10 +146,10 @@ class ClusterGAN(GANClusterer):
         return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
 
     @classmethod
-    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
         """Until 2026-11-29 the best recipe trained with the NS loss, one critic step, unscaled noise
         and spectral norm only in ResNet discriminators; files from then left those at None."""
-        if params.get("recipe", "best") != "best":
+        if version >= 1 or params.get("recipe", "best") != "best":
             return params
         out = dict(params)
         for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):

@@ -459,8 +459,9 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return {}
 
     @classmethod
-    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:
-        """``params`` of a file written before parameters were pinned, with the defaults of that time."""
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
+        """``params`` of a file written at pinning ``version`` < :data:`PINNING_VERSION` (0: nothing was
+        pinned), with the recipe defaults of that time filled in where the file left None."""
         return params
 
     def _meta(self) -> dict[str, Any]:
@@ -468,7 +469,7 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         params["priors"] = None if params["priors"] is None else [float(p) for p in params["priors"]]
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None
-        return {"class": type(self).__name__, "params": params, "pinned": True}
+        return {"class": type(self).__name__, "params": params, "pinned": PINNING_VERSION}
 
     def _checkpoint_meta(self) -> dict[str, Any]:
         """What ``load`` needs to rebuild the model from a training checkpoint: parameters, data shape
@@ -508,6 +509,9 @@ def _placed(method: Method, device: torch.device) -> Method:
 
 
 ESTIMATORS: dict[str, type[GANClusterer]] = {}
+# Bumped when a recipe default that shapes saved weights changes without having been pinned:
+# 1 (2026-11-29) ClusterGAN's GAN settings; 2 (2026-11-30) PGMGAN's 28x28 image settings.
+PINNING_VERSION = 2
 
 
 def register_estimator(cls: type[GANClusterer]) -> type[GANClusterer]:
@@ -528,8 +532,9 @@ def load(path: str | Path, device: str = "auto") -> GANClusterer:
     params = info["params"]
     if not isinstance(params, dict):
         raise CheckpointError(f"{path}: its estimator parameters are corrupt")
-    if not info.get("pinned"):
-        params = cls._params_before_pinning(dict(params), data_shape)
+    version = int(info.get("pinned") or 0)  # files of the first pinning wrote True
+    if version < PINNING_VERSION:
+        params = cls._params_before_pinning(dict(params), data_shape, version)
     try:
         est = cls(**params)
     except TypeError as exc:

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.pgmgan import PGMGANMethod, PGMGANSettings
+from .nets_conditional import is_image28
 from .partition.io import save_partitioner
 
 RECIPES = ("best", "faithful")
@@ -37,7 +38,8 @@ class PGMGAN(GANClusterer):
     ``max_steps``; 0 = Partition GAN), ``features`` ('auto', 'raw', 'simclr', 'pca'),
     ``partitioner_path`` (load a partitioner saved by :meth:`save_partitioner` instead of training
     one), eq. 5's ``alpha`` / ``beta`` / ``n_neighbours`` and step counts, ``net_width`` (the
-    32x32 / 48x48 ResNets' channel width ``ch``; None: the recipe's) and ``d_spectral_norm``. ``recipe='faithful'``
+    32x32 / 48x48 ResNets' channel width ``ch``; None: the recipe's), ``net_hidden`` (the 28x28
+    generator's hidden FC width, 0 = none; None: the recipe's) and ``d_spectral_norm``. ``recipe='faithful'``
     follows the paper and official code; ``'best'`` is our CPU recipe (see :class:`PGMGANSettings`).
     """
 
@@ -72,6 +74,7 @@ class PGMGAN(GANClusterer):
         lr_decay: bool | None = None,
         max_redraws: int | None = None,
         net_width: int | None = None,
+        net_hidden: int | None = None,
         d_spectral_norm: bool | None = None,
         batch_size: int = 100,
         max_steps: int = 5000,
@@ -112,6 +115,7 @@ class PGMGAN(GANClusterer):
         self.lr_decay = lr_decay
         self.max_redraws = max_redraws
         self.net_width = net_width
+        self.net_hidden = net_hidden
         self.d_spectral_norm = d_spectral_norm
         self.batch_size = batch_size
         self.max_steps = max_steps
@@ -141,6 +145,8 @@ class PGMGAN(GANClusterer):
         top["partitions"] = self.partitions
         if self.net_width is not None:
             top["resnet_width"] = int(self.net_width)
+        if self.net_hidden is not None:
+            top["conv_hidden"] = int(self.net_hidden)
         top["anneal_steps"] = int(self.anneal_steps if self.anneal_steps is not None else self.max_steps)
         scan = {field: getattr(self, name) for name, field in _SCAN.items() if getattr(self, name) is not None}
         pretext = {} if self.pretext_steps is None else {"steps": self.pretext_steps}
@@ -156,6 +162,23 @@ class PGMGAN(GANClusterer):
         if self.partitions not in ("learned", "random", "none"):
             raise GanclusterError(f"partitions must be 'learned', 'random' or 'none', got {self.partitions!r}")
         self.settings()
+
+    def _pinned_params(self) -> dict[str, Any]:
+        if not hasattr(self, "data_shape_"):  # the recipe resolves per data shape: nothing to pin before fit
+            return {}
+        s = self.settings(self.data_shape_)
+        values = {"latent_dim": s.latent_dim, "n_critic": s.n_critic, "lr": s.lr, "lr_decay": s.lr_decay,
+                  "guide_reduction": s.guide_reduction, "net_hidden": s.conv_hidden}
+        return {k: v for k, v in values.items() if getattr(self, k) is None}
+
+    @classmethod
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
+        """Until 2026-11-30 the best recipe gave 28x28 images the settings of the other images (latent
+        128, one critic step, lr decay, the paper's sum guide, no hidden layer in G)."""
+        if version >= 2 or params.get("recipe", "best") != "best" or not is_image28(tuple(data_shape)):
+            return params
+        old = {"latent_dim": 128, "n_critic": 1, "lr_decay": True, "guide_reduction": "sum", "net_hidden": 0}
+        return {**params, **{k: v for k, v in old.items() if params.get(k) is None}}
 
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> PGMGANMethod:
         return PGMGANMethod(self.settings(data_shape), int(self.n_clusters), data_shape, priors)
