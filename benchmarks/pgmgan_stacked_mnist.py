@@ -39,6 +39,7 @@ from gancluster.priors import check_priors  # noqa: E402
 from gancluster.train import TrainConfig, Trainer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
+FIGURE = ROOT / "benchmarks" / "figures" / "pgmgan-stacked-mnist.png"
 
 
 @torch.no_grad()
@@ -147,6 +148,34 @@ def main() -> None:
         write_section(args.section, text)
 
 
+def plot_curves(runs: list[dict], path: Path) -> None:
+    """Modes and KL against GAN training time, one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, r in enumerate(runs):
+        pts = [c for c in r["curve"] if "seconds" in c]
+        t = [c["seconds"] / 60 for c in pts]
+        left.plot(t, [c["modes"] for c in pts], color=f"C{i}", marker=".", label=f"seed {r['seed']}")
+        right.plot(t, [c["kl"] for c in pts], color=f"C{i}", marker=".", label=f"seed {r['seed']}")
+    left.axhline(1000, color="grey", linestyle=":", label="all 1000 modes")
+    right.axhline(0.05, color="grey", linestyle=":", label="bar, KL 0.05")
+    left.set_ylabel("modes (10,000 samples)")
+    right.set_ylabel("KL (log10)")
+    right.set_yscale("log")
+    for ax in (left, right):
+        ax.set_xlabel("GAN training time (min)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("PGMGAN on Stacked-MNIST (k = 200)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     lines = [
         "## PGMGAN on Stacked-MNIST (issue 5)",
@@ -174,6 +203,9 @@ def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     for r in runs:
         pts = ", ".join(f"{c['seconds'] / 60:.0f} min: {c['modes']} ({c['kl']:.2f})" for c in r["curve"] if "seconds" in c)
         lines.append(f"- seed {r['seed']}: {pts}")
+    if not args.no_write:
+        plot_curves(runs, FIGURE)
+        lines += ["", f"Figure: `{FIGURE.relative_to(ROOT)}`."]
     modes = np.mean([r["final"]["modes"] for r in runs])
     kl = np.mean([r["final"]["kl"] for r in runs])
     ok = modes >= 1000 and kl <= 0.05 and args.minutes <= 60
