@@ -63,6 +63,14 @@ def command(drop_flags: tuple[str, ...] = ("--report-only",), drop_options: tupl
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *shown])
 
 
+def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` as one JSON line to ``path`` (created with its folder): one line per finished run,
+    so an interrupted benchmark keeps the runs it finished and ``newest_rows`` can read them back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def newest_rows(path: Path, key: Callable[[dict], Hashable], keep: Callable[[dict], bool] = lambda r: True) -> dict:
     """The last row of the JSONL file ``path`` for each ``key(row)`` among the rows ``keep`` accepts
     (later runs of the same configuration replace earlier ones); {} when the file does not exist."""

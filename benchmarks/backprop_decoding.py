@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 import gancluster  # noqa: E402
 import gancluster.gmgan  # noqa: E402,F401  (registers GMGAN for gancluster.load)
@@ -230,8 +230,7 @@ def main() -> None:
         rec = run(seed, args, ceiling)
         rec.update(wall_seconds=round(time.perf_counter() - t0, 1), command=command(), machine=machine())
         print(json.dumps(rec), flush=True)
-        with open(RESULTS, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        append_row(RESULTS, rec)
         records.append(rec)
         write_section(args.section, section(records, args.note))
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, mean_std_of, newest_rows, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, mean_std_of, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.experiments.clustergan import DATASET_PARAMS, PAPER, VARIANTS, run_clustergan, run_params  # noqa: E402
@@ -125,8 +125,7 @@ def main() -> None:
             r.update(max_seconds=args.max_seconds, max_steps=max_steps, threads=args.threads)
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
-            with open(results_file, "a") as fh:
-                fh.write(json.dumps(r) + "\n")
+            append_row(results_file, r)
     report(results, args, f"total wall time {(time.time() - t_start) / 60:.1f} min")
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
 
 from gancluster import NEMGAN, ClusterGAN  # noqa: E402
 from gancluster.data import Dataset, load_dataset  # noqa: E402
@@ -177,8 +177,7 @@ def main() -> int:
                 row = run_one(case, method, seed, train, test, judge, budget, grid)
                 row.update(judge_test_acc=round(judges[case], 4), quick=args.quick, threads=torch.get_num_threads())
                 if not args.quick:
-                    with RESULTS.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
+                    append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
     rows = [] if args.quick else load_rows()

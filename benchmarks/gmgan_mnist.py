@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, mean_std_of, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, mean_std_of, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.gmgan import GMGAN  # noqa: E402
@@ -153,8 +153,7 @@ def main() -> None:
                 rec = run(ds, variant, seed, args)
                 rec.update(command=command(), machine=machine())
                 print(json.dumps(rec), flush=True)
-                with open(RESULTS, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+                append_row(RESULTS, rec)
                 records = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
                 write_section("gmgan_mnist", section(records))
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
 
 from gancluster.experiments.nemgan_table1 import CASES  # noqa: E402
 from gancluster.metrics.generation import prior_error  # noqa: E402
@@ -116,8 +116,7 @@ def main() -> int:
             row = run(case_key, seed, args.steps, args.fraction, args.gan_seconds)
             row["quick"] = args.quick
             rows.append(row)
-            with RESULTS.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_row(RESULTS, row)
             print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
     text = section(rows, wall, args.note)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
 
 from gancluster.experiments.nemgan_table1 import (  # noqa: E402
     CASES, PAPER_TABLE1, VARIANTS, ordering_holds, run_case, save_moons_figure, summarise, train_judge,
@@ -146,8 +146,7 @@ def main() -> int:
                 row.pop("_model", None)
                 row.update(judge_train_acc=round(judge_acc, 4), recipe=args.recipe, quick=args.quick,
                            threads=torch.get_num_threads())
-                with RESULTS.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
     rows = [r for r in load_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe]

@@ -28,7 +28,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
 from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
@@ -139,9 +139,7 @@ def main() -> None:
         runs.append(run)
         print(json.dumps(run), flush=True)
         if not args.no_write:
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            with RESULTS.open("a") as f:
-                f.write(json.dumps(run) + "\n")
+            append_row(RESULTS, run)
     text = report(runs, args, params, time.time() - t0, command())
     print(text)
     if not args.no_write:

@@ -26,7 +26,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.metrics.modes import mode_metrics_2d, synthetic_modes  # noqa: E402
@@ -102,13 +102,12 @@ def main() -> None:
                 rec = {"dataset": name, "seed": seed, "row": row, "modes": m.modes_recovered,
                        "high_quality": m.high_quality_rate, "reverse_kl": m.reverse_kl,
                        "accept": est.method_.last_accept_rate, "train_seconds": est.train_seconds_,
-                       "steps": est.n_iter_, **(part_info if row in ("partition", "pgmgan") else {}), "wall_seconds": time.time() - t, "steps_asked": args.steps,
-                       "recipe": args.recipe, "extra": extra, "threads": args.threads, "command": command()}
+                       "steps": est.n_iter_, **(part_info if row in ("partition", "pgmgan") else {}),
+                       "wall_seconds": time.time() - t, "steps_asked": args.steps, "recipe": args.recipe,
+                       "extra": extra, "threads": args.threads, "command": command()}
                 results.append(rec)
                 print(json.dumps(rec), flush=True)
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                with RESULTS.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                append_row(RESULTS, rec)
     write_section(args.section, report(results, args, time.time() - t0, extra, command()))
 
 
