@@ -26,11 +26,12 @@ from .config import ConfigError
 from .errors import GanclusterError
 from .estimator import GANClusterer, register_estimator
 from .methods.nemgan import NEMGANMethod, NEMGANSettings
+from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
-                "real_spectral", "conditional_critic")
+                "real_spectral", "conditional_critic", "standardize_noise")
 
 
 @register_estimator
@@ -50,6 +51,8 @@ class NEMGAN(GANClusterer):
     authors' code; ``recipe='best'`` is our CPU recipe (see :class:`NEMGANSettings`). Settings left
     at ``None`` take the recipe's value. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the
     networks (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images).
+    ``loss`` / ``n_critic`` / ``d_spectral_norm`` / ``standardize_noise`` set the GAN (the best recipe
+    on images: hinge, 2 critic steps, spectral norm, G reading the noise at unit scale).
     """
 
     method_name = "nemgan"
@@ -83,6 +86,7 @@ class NEMGAN(GANClusterer):
         real_confidence: float | None = None,
         real_spectral: float | None = None,
         conditional_critic: bool | None = None,
+        standardize_noise: bool | None = None,
         prior_loss: str | None = None,
         prior_lr: float | None = None,
         batch_size: int = 64,
@@ -124,6 +128,7 @@ class NEMGAN(GANClusterer):
         self.real_confidence = real_confidence
         self.real_spectral = real_spectral
         self.conditional_critic = conditional_critic
+        self.standardize_noise = standardize_noise
         self.prior_loss = prior_loss
         self.prior_lr = prior_lr
         self.batch_size = batch_size
@@ -200,6 +205,28 @@ class NEMGAN(GANClusterer):
         if not self.inverter and self.assign == "kmeans":
             raise GanclusterError("assign='kmeans' clusters the inverter's output; with inverter=False use 'encoder'")
         self.settings()  # validates the rest
+
+    def _pinned_params(self) -> dict[str, Any]:
+        if not hasattr(self, "data_shape_"):  # the recipe resolves per data shape: nothing to pin before fit
+            return {}
+        s = self.settings(self.data_shape_)
+        values = {"loss": s.loss, "n_critic": s.n_critic, "standardize_noise": s.standardize_noise,
+                  "d_spectral_norm": s.net.d_spectral_norm}
+        return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
+
+    @classmethod
+    def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
+        """Until 2026-11-30 the best recipe trained images with the NS loss, one critic step, no
+        spectral norm in conv critics and unscaled noise; files from then left those at None."""
+        if version >= 3 or params.get("recipe", "best") != "best" or len(data_shape) == 1:
+            return params
+        out = dict(params)
+        for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):
+            if out.get(name) is None:
+                out[name] = old
+        if out.get("d_spectral_norm") is None:
+            out["d_spectral_norm"] = NetConfig(arch=out.get("arch") or "auto").discriminator_sn(data_shape, out["loss"])
+        return out
 
     # ---- labels for prior learning ---------------------------------------------------------------
     def _labeled_indices(self, y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -72,11 +72,13 @@ def _nemgan_table1(budget: str, seeds: Sequence[int]) -> str:
     cases = ("mnist2-3v5-70",) if budget == "quick" else ("mnist2-3v5-70", "mnist2-3v5-90")
     rows = run_table1(cases, list(VARIANTS), seeds, judge_steps=300, warmup_steps=400, max_steps=1600)
     lines = [f"### NEMGAN, paper 000 Table I ({budget} budget, seeds {list(seeds)}, 1,600 steps per run)", "",
-             "| data | model | paper ACC / NMI / ARI | ours ACC | ours NMI | ours ARI | generated share TV |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| data | model | paper ACC / NMI / ARI / FID | ours ACC | ours NMI | ours ARI | generated share TV "
+             "| domain FID | diversity ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for e in summarise(rows):
         paper = "/".join(f"{v:.2f}" for v in e["paper"]) if e["paper"] else "-"
-        cells = [f"{e[k][0]:.3f} ± {e[k][1]:.3f}" if k in e else "-" for k in ("acc", "nmi", "ari", "gen_tv")]
+        cells = [f"{e[k][0]:.3f} ± {e[k][1]:.3f}" if k in e else "-"
+                 for k in ("acc", "nmi", "ari", "gen_tv", "fid_domain", "diversity_ratio")]
         lines.append(f"| {e['dataset']} | {VARIANTS[e['variant']].label} | {paper} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
