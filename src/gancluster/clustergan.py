@@ -9,9 +9,8 @@ import torch
 
 from .config import ConfigError
 from .errors import GanclusterError
-from .estimator import GANClusterer, register_estimator
+from .estimator import GANClusterer, register_estimator, with_ns_gan_settings
 from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
-from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
@@ -151,13 +150,7 @@ class ClusterGAN(GANClusterer):
         and spectral norm only in ResNet discriminators; files from then left those at None."""
         if version >= 1 or params.get("recipe", "best") != "best":
             return params
-        out = dict(params)
-        for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):
-            if out.get(name) is None:
-                out[name] = old
-        if out.get("d_spectral_norm") is None:
-            out["d_spectral_norm"] = NetConfig(arch=out.get("arch") or "auto").discriminator_sn(data_shape, out["loss"])
-        return out
+        return with_ns_gan_settings(params, data_shape)
 
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> ClusterGANMethod:
         return ClusterGANMethod(self.settings(), int(self.n_clusters), data_shape, priors)

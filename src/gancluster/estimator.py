@@ -23,6 +23,7 @@ from .checkpoint import load_file, load_weights, save_file
 from .config import check_type
 from .errors import CheckpointError, ConfigError, GanclusterError, InputTypeError
 from .methods.base import Method
+from .nets import NetConfig
 from .priors import check_priors
 from .streaming import ArraySource, check_stream, column_stats, is_streamed
 from .train import Trainer, TrainConfig
@@ -513,6 +514,19 @@ ESTIMATORS: dict[str, type[GANClusterer]] = {}
 # 1 (2026-11-29) ClusterGAN's GAN settings; 2 (2026-11-30) PGMGAN's 28x28 image settings;
 # 3 (2026-11-30) NEMGAN's GAN settings on images.
 PINNING_VERSION = 3
+
+
+def with_ns_gan_settings(params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:
+    """``params`` with the GAN settings the best recipes used before they took the hinge settings
+    (NS loss, one critic step, unscaled noise, spectral norm only where the nets' default put it)
+    filled in where a file left None."""
+    out = dict(params)
+    for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):
+        if out.get(name) is None:
+            out[name] = old
+    if out.get("d_spectral_norm") is None:
+        out["d_spectral_norm"] = NetConfig(arch=out.get("arch") or "auto").discriminator_sn(data_shape, out["loss"])
+    return out
 
 
 def register_estimator(cls: type[GANClusterer]) -> type[GANClusterer]:

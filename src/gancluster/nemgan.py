@@ -24,9 +24,8 @@ import torch
 
 from .config import ConfigError
 from .errors import GanclusterError
-from .estimator import GANClusterer, register_estimator
+from .estimator import GANClusterer, register_estimator, with_ns_gan_settings
 from .methods.nemgan import NEMGANMethod, NEMGANSettings
-from .nets import NetConfig
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
@@ -220,13 +219,7 @@ class NEMGAN(GANClusterer):
         spectral norm in conv critics and unscaled noise; files from then left those at None."""
         if version >= 3 or params.get("recipe", "best") != "best" or len(data_shape) == 1:
             return params
-        out = dict(params)
-        for name, old in (("loss", "ns"), ("n_critic", 1), ("standardize_noise", False)):
-            if out.get(name) is None:
-                out[name] = old
-        if out.get("d_spectral_norm") is None:
-            out["d_spectral_norm"] = NetConfig(arch=out.get("arch") or "auto").discriminator_sn(data_shape, out["loss"])
-        return out
+        return with_ns_gan_settings(params, data_shape)
 
     # ---- labels for prior learning ---------------------------------------------------------------
     def _labeled_indices(self, y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
