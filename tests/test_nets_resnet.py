@@ -164,7 +164,8 @@ def test_48x48_grey_images_and_an_arch_that_does_not_fit() -> None:
     X = np.random.default_rng(2).random((24, 1, 48, 48)).astype(np.float32)
     est = NEMGAN(n_clusters=2, max_steps=2, batch_size=8, random_state=0, net_width=8, warmup_steps=0).fit(X)
     assert est.sample(3, random_state=0)[0].shape == (3, 1, 48, 48)
-    assert est.method_.generator_net.out.in_channels == 1  # width / 8
+    G = next(m for m in est.method_.generator_net.modules() if isinstance(m, ResNetGenerator))  # maybe in ScaledInput
+    assert G.out.in_channels == 1  # width / 8
     with pytest.raises(GanclusterError, match="arch=resnet32 needs 32x32 images"):
         NEMGAN(n_clusters=2, max_steps=1, arch="resnet32").fit(X)
 
