@@ -47,7 +47,7 @@ the ClusterGAN recipe:
   the critic and ``standardize_noise`` (G reads the noise-only coordinates of ``z`` divided by the
   std of ``nu``; the prior is unchanged). Why: with the NS loss and one critic step, the lean
   generator drew stripes and blobs, not digits, after the Table I budget on MNIST-5, and a judge
-  classifier still gave them class shares near the priors on 2 of 3 seeds (seed 1: judged TV 0.30,
+  classifier still gave them class shares near the priors (seed 0: TV 0.014; seed 1: judged TV 0.30,
   the inverter fooled into reading the priors). Hinge + 2 critic steps + SN gave digits (TV 0.005 on
   that seed) but about one image per mode; unit-scale noise made the modes vary (one-seed checks;
   Table I in BENCHMARKS.md has the 3-seed numbers).
