@@ -9,7 +9,7 @@ import torch
 
 from .config import ConfigError
 from .errors import GanclusterError
-from .estimator import GANClusterer, register_estimator, with_ns_gan_settings
+from .estimator import GANClusterer, hinge_gan_settings, register_estimator, with_ns_gan_settings
 from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
 
 RECIPES = ("best", "faithful")
@@ -139,10 +139,7 @@ class ClusterGAN(GANClusterer):
         self.settings()
 
     def _pinned_params(self) -> dict[str, Any]:
-        s = self.settings()
-        values = {"loss": s.loss, "n_critic": s.n_critic, "standardize_noise": s.standardize_noise,
-                  "d_spectral_norm": s.net.d_spectral_norm}
-        return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
+        return self._left_to_recipe(hinge_gan_settings(self.settings()))
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:

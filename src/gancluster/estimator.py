@@ -459,6 +459,10 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         return {}
 
+    def _left_to_recipe(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Of the resolved ``values``, those whose parameter is None here (what ``_pinned_params`` pins)."""
+        return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
+
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
         """``params`` of a file written at pinning ``version`` < :data:`PINNING_VERSION` (0: nothing was
@@ -514,6 +518,12 @@ ESTIMATORS: dict[str, type[GANClusterer]] = {}
 # 1 (2026-11-29) ClusterGAN's GAN settings; 2 (2026-11-30) PGMGAN's 28x28 image settings;
 # 3 (2026-11-30) NEMGAN's GAN settings on images.
 PINNING_VERSION = 3
+
+
+def hinge_gan_settings(settings: Any) -> dict[str, Any]:
+    """The GAN settings of a hinge recipe (ClusterGAN's, NEMGAN's on images) that saved files pin."""
+    return {"loss": settings.loss, "n_critic": settings.n_critic, "standardize_noise": settings.standardize_noise,
+            "d_spectral_norm": settings.net.d_spectral_norm}
 
 
 def with_ns_gan_settings(params: dict[str, Any], data_shape: tuple[int, ...]) -> dict[str, Any]:

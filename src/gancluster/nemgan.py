@@ -24,7 +24,7 @@ import torch
 
 from .config import ConfigError
 from .errors import GanclusterError
-from .estimator import GANClusterer, register_estimator, with_ns_gan_settings
+from .estimator import GANClusterer, hinge_gan_settings, register_estimator, with_ns_gan_settings
 from .methods.nemgan import NEMGANMethod, NEMGANSettings
 
 RECIPES = ("best", "faithful")
@@ -208,10 +208,7 @@ class NEMGAN(GANClusterer):
     def _pinned_params(self) -> dict[str, Any]:
         if not hasattr(self, "data_shape_"):  # the recipe resolves per data shape: nothing to pin before fit
             return {}
-        s = self.settings(self.data_shape_)
-        values = {"loss": s.loss, "n_critic": s.n_critic, "standardize_noise": s.standardize_noise,
-                  "d_spectral_norm": s.net.d_spectral_norm}
-        return {k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
+        return self._left_to_recipe(hinge_gan_settings(self.settings(self.data_shape_)))
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:

@@ -169,7 +169,7 @@ class PGMGAN(GANClusterer):
         s = self.settings(self.data_shape_)
         values = {"latent_dim": s.latent_dim, "n_critic": s.n_critic, "lr": s.lr, "lr_decay": s.lr_decay,
                   "guide_reduction": s.guide_reduction, "net_hidden": s.conv_hidden}
-        return {k: v for k, v in values.items() if getattr(self, k) is None}
+        return self._left_to_recipe(values)
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
