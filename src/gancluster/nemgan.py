@@ -30,7 +30,7 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
-                "real_spectral", "conditional_critic", "standardize_noise")
+                "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
 
 
 @register_estimator
@@ -83,6 +83,7 @@ class NEMGAN(GANClusterer):
         warmup_heads: int | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
+        real_self_label: float | None = None,
         real_spectral: float | None = None,
         conditional_critic: bool | None = None,
         standardize_noise: bool | None = None,
@@ -125,6 +126,7 @@ class NEMGAN(GANClusterer):
         self.warmup_heads = warmup_heads
         self.real_graph = real_graph
         self.real_confidence = real_confidence
+        self.real_self_label = real_self_label
         self.real_spectral = real_spectral
         self.conditional_critic = conditional_critic
         self.standardize_noise = standardize_noise

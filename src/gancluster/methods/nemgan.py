@@ -113,6 +113,8 @@ class NEMGANSettings:
     warmup_max_share: float = 0.5
     real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
     real_confidence: float = 0.0
+    real_self_label: float = 0.0
+    real_self_label_threshold: float = 0.99
     real_spectral: float = 1.0
     conditional_critic: bool = True
     standardize_noise: bool = True
@@ -166,6 +168,9 @@ class NEMGANSettings:
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.real_confidence >= 0, f"real_confidence must be >= 0, got {self.real_confidence}")
         require(self.real_spectral >= 0, f"real_spectral must be >= 0, got {self.real_spectral}")
+        require(self.real_self_label >= 0, f"real_self_label must be >= 0, got {self.real_self_label}")
+        require(0 < self.real_self_label_threshold < 1,
+                f"real_self_label_threshold must be in (0, 1), got {self.real_self_label_threshold}")
         require(self.real_graph in ("auto", "pixels", "deskewed"),
                 f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
@@ -459,6 +464,7 @@ class NEMGANMethod(Method):
 
     def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float], prior_pull: bool) -> Tensor:
         """Recipe terms that teach ``h``'s cluster head on real data (module doc)."""
-        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng)
+        views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng, self_label=True)
         return real_clusters.cluster_terms(self.recipe, self._invert(views)[1], self.prior.mode_weights(), logs,
-                                           agreement=self.neighbours is not None, prior_pull=prior_pull)
+                                           agreement=self.neighbours is not None, prior_pull=prior_pull,
+                                           self_label=True)
