@@ -51,6 +51,9 @@ the ClusterGAN recipe:
   the inverter fooled into reading the priors). Hinge + 2 critic steps + SN gave digits (TV 0.005 on
   that seed) but about one image per mode; unit-scale noise made the modes vary (one-seed checks;
   Table I in BENCHMARKS.md has the 3-seed numbers).
+- ``real_self_label`` (off): SCAN's self-labelling of ``h`` on real data in the GAN phase, as in
+  ClusterGAN's recipe. On FMNIST-5 (seed 0, Table I budget) it left the accuracy where the spectral
+  start put it (0.892 with and without) and the generated shares further from the priors.
 - ``warmup_heads`` / ``warmup_max_share``: as in ClusterGAN's recipe, the warm-up trains several
   cluster heads and keeps the lowest-loss one (one head while learning priors: the labels train
   ``h``'s own), and ends early once that share of a time budget is used
