@@ -71,17 +71,17 @@ def append_row(path: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
+def read_rows(path: Path) -> list[dict]:
+    """Every row of the JSONL file ``path`` written by :func:`append_row`; [] when it does not exist."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def newest_rows(path: Path, key: Callable[[dict], Hashable], keep: Callable[[dict], bool] = lambda r: True) -> dict:
     """The last row of the JSONL file ``path`` for each ``key(row)`` among the rows ``keep`` accepts
     (later runs of the same configuration replace earlier ones); {} when the file does not exist."""
-    newest: dict = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if keep(row):
-                    newest[key(row)] = row
-    return newest
+    return {key(row): row for row in read_rows(path) if keep(row)}
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command, machine, mean_std, newest_rows, write_section  # noqa: E402
+from _common import ROOT, command, machine, mean_std, newest_rows, read_rows, write_section  # noqa: E402
 
 from gancluster.baselines import BASELINES, run_baseline  # noqa: E402
 from gancluster.data import load_dataset  # noqa: E402
@@ -56,7 +56,7 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
                          "seconds": r["train_seconds"], "seed": r["seed"]} for r in latest.values()], "ClusterGAN"))
     gm = ROOT / "benchmarks" / "results" / "gmgan_mnist.jsonl"
     if gm.exists():
-        recs = [json.loads(x) for x in gm.read_text().splitlines() if x.strip()]
+        recs = read_rows(gm)
         for variant in ("best", "faithful"):
             rs = [r for r in recs if r["dataset"] == dataset and r["variant"] == variant and not r["quick"]]
             if rs:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, read_rows, write_section  # noqa: E402
 
 from gancluster import ClusterGAN  # noqa: E402
 from gancluster.data import load_dataset  # noqa: E402
@@ -122,7 +122,7 @@ def main() -> None:
                 rec.update(command=command(), machine=machine())
                 print(json.dumps(rec), flush=True)
                 append_row(RESULTS, rec)
-    rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()] if RESULTS.exists() else []
+    rows = read_rows(RESULTS)
     for r in rows:  # variants renamed when the recipe took the hinge settings (same settings)
         r["variant"] = RENAMED.get(r["variant"], r["variant"])
     if not rows:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, read_rows, write_section  # noqa: E402
 
 from gancluster import NEMGAN, ClusterGAN  # noqa: E402
 from gancluster.data import Dataset, load_dataset  # noqa: E402
@@ -75,12 +75,6 @@ def run_one(case: str, method: str, seed: int, train: Dataset, test: Dataset, ju
         "gen_tv": g["tv"], "gen_shares": g["shares"], "gen_mode_acc": g["mode_acc"],
         "priors_true": [round(float(p), 4) for p in priors], "budget": budget,
     }
-
-
-def load_rows() -> list[dict]:
-    if not RESULTS.exists():
-        return []
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
 
 
 def commands(rows: list[dict]) -> str:
@@ -149,7 +143,7 @@ def main() -> int:
     if args.threads:  # before --render too: the machine line names the threads the rows used
         torch.set_num_threads(args.threads)
     if args.render:
-        write_section("colour_synthetic", section(load_rows(), 0.0, args.note))
+        write_section("colour_synthetic", section(read_rows(RESULTS), 0.0, args.note))
         return 0
     if args.quick:
         args.seeds, args.steps, args.warmup_steps, args.judge_steps = [0], 6, 3, 20
@@ -180,7 +174,7 @@ def main() -> int:
                     append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
-    rows = [] if args.quick else load_rows()
+    rows = [] if args.quick else read_rows(RESULTS)
     if rows:
         write_section("colour_synthetic", section(rows, wall, args.note))
         print(section(rows, wall, args.note))

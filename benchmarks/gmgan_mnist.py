@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_row, command, machine, mean_std, mean_std_of, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, mean_std_of, read_rows, write_section  # noqa: E402
 
 from gancluster.data import load_dataset  # noqa: E402
 from gancluster.gmgan import GMGAN  # noqa: E402
@@ -154,7 +154,7 @@ def main() -> None:
                 rec.update(command=command(), machine=machine())
                 print(json.dumps(rec), flush=True)
                 append_row(RESULTS, rec)
-                records = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+                records = read_rows(RESULTS)
                 write_section("gmgan_mnist", section(records))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_row, command, machine, mean_std, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, read_rows, write_section  # noqa: E402
 
 from gancluster.experiments.nemgan_table1 import (  # noqa: E402
     CASES, PAPER_TABLE1, VARIANTS, ordering_holds, run_case, save_moons_figure, summarise, train_judge,
@@ -30,12 +30,6 @@ from gancluster.experiments.nemgan_table1 import (  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "nemgan_table1.jsonl"
 FIGURES = ROOT / "benchmarks" / "figures"
 BARS = {"mnist2-3v5-70": 0.98, "mnist2-3v5-90": 0.98, "mnist5": 0.96, "fmnist5": 0.92}
-
-
-def load_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def fmt(entry: dict, key: str, digits: int = 3) -> str:
@@ -172,10 +166,10 @@ def main() -> int:
                 append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
-    rows = [r for r in load_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe
+    rows = [r for r in read_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe
             and (args.seconds or steps_asked(r) == args.steps)]
     if args.quick:
-        rows = [r for r in load_rows(RESULTS) if r.get("quick")]
+        rows = [r for r in read_rows(RESULTS) if r.get("quick")]
     if rows and not args.quick:
         write_section(section_name(args.steps), section(rows, wall, args.note, args.steps))
     print(section(rows, wall, args.note, args.steps))
