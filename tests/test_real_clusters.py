@@ -109,8 +109,7 @@ def test_self_label_term_joins_the_gan_phase_real_data_loss_only_when_on(name: s
         data = torch.from_numpy((X - est.mean_) / est.scale_)
         logs: dict[str, float] = {}
         idx = torch.arange(32)
-        extra = {"prior_pull": True} if name == "nemgan" else {}
-        loss = method._real_data_loss(Batch(data[idx], idx, data), torch.Generator().manual_seed(0), logs, **extra)
+        loss = method._real_data_loss(Batch(data[idx], idx, data), torch.Generator().manual_seed(0), logs)
         assert torch.isfinite(loss)
         assert ("loss_self_label" in logs) is expected
         assert "loss_real_agree" in logs and "loss_real_prior" in logs

@@ -399,7 +399,7 @@ class NEMGANMethod(Method):
                 loss = loss + s.beta_y * self._ramp() * loss_y
                 logs["loss_y"] = float(loss_y.detach())
             if s.uses_real_data:
-                loss = loss + self._real_data_loss(batch, rng, logs, prior_pull=True)
+                loss = loss + self._real_data_loss(batch, rng, logs)
             loss = loss + self._labeled_loss(rng, logs)
             self.optimizers["h"].zero_grad(set_to_none=True)
         self.optimizers["g"].zero_grad(set_to_none=True)
@@ -465,9 +465,8 @@ class NEMGANMethod(Method):
         opt.step()
         return {"loss_prior": float(loss.detach())}
 
-    def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float], prior_pull: bool) -> Tensor:
+    def _real_data_loss(self, batch: Batch, rng: torch.Generator, logs: dict[str, float]) -> Tensor:
         """Recipe terms that teach ``h``'s cluster head on real data (module doc)."""
         views = real_clusters.real_views(self.recipe, batch, self.neighbours, rng, self_label=True)
         return real_clusters.cluster_terms(self.recipe, self._invert(views)[1], self.prior.mode_weights(), logs,
-                                           agreement=self.neighbours is not None, prior_pull=prior_pull,
-                                           self_label=True)
+                                           agreement=self.neighbours is not None, self_label=True)
