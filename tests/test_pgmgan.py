@@ -259,9 +259,9 @@ class _Spread(nn.Module):
 def test_rejection_sampling_returns_samples_in_their_partition(fitted) -> None:
     est, _, _ = fitted
     method = est.method_
-    real_g = method.generator_net
+    real_g, average = method.generator_net, method.generator_ema
     try:
-        method.generator_net = _Spread()
+        method.generator_net, method.generator_ema = _Spread(), None
         rng = torch.Generator().manual_seed(0)
         x, k = method.generate(300, rng)
         first = method.last_accept_rate
@@ -270,7 +270,65 @@ def test_rejection_sampling_returns_samples_in_their_partition(fitted) -> None:
         x0, k0 = method.generate(300, torch.Generator().manual_seed(0), max_redraws=0)
         assert (method.partitioner(x0).argmax(1) != k0).any()
     finally:
-        method.generator_net = real_g
+        method.generator_net, method.generator_ema = real_g, average
+
+
+def test_weight_average_follows_the_net_with_a_ramped_decay() -> None:
+    from gancluster.ema import WeightAverage
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    ema = WeightAverage(net, decay=0.9)
+    start = net[0].weight.detach().clone()
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+        net[1].running_mean.fill_(5.0)
+    ema.update(net)  # t = 0: decay min(0.9, 1 / 10) = 0.1
+    np.testing.assert_allclose(ema.average[0].weight, 0.1 * start + 0.9 * (start + 1.0), rtol=1e-6)
+    assert torch.equal(ema.average[1].running_mean, net[1].running_mean)
+    for _ in range(200):
+        ema.update(net)
+    np.testing.assert_allclose(ema.average[0].weight, net[0].weight.detach(), atol=1e-6)
+    assert not any(p.requires_grad for p in ema.average.parameters())
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(net, decay=1.0)
+
+
+def test_ema_generator_is_trained_saved_and_sampled_from(tmp_path) -> None:
+    X, _ = blobs()
+    est = small(ema_decay=0.9, max_steps=20).fit(X)
+    method = est.method_
+    assert int(method.generator_ema.updates) == 20
+    assert method.sampling_generator is method.generator_ema.average
+    z, y = torch.randn(50, 8), torch.zeros(50, dtype=torch.long)
+    with torch.no_grad():
+        assert not torch.allclose(method.generator_ema.average(z, y), method.generator_net(z, y))
+    x, _ = method.generate(50, torch.Generator().manual_seed(0), max_redraws=0)
+    z0, k0 = method.prior.sample(50, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(x, method.generator_ema.average(z0, k0))
+    back = gancluster.load(est.save(tmp_path / "ema.safetensors"), device="cpu")
+    assert back.get_params()["ema_decay"] == 0.9
+    np.testing.assert_allclose(back.sample(30, random_state=2)[0], est.sample(30, random_state=2)[0], atol=1e-5)
+    assert small(ema_decay=0.0, max_steps=2).fit(X).method_.generator_ema is None
+    assert small().settings((2,)).ema_decay == 0.999  # the best recipe averages G on vectors
+    assert small(recipe="faithful").settings((2,)).ema_decay == 0.0
+    with pytest.raises(GanclusterError, match="ema_decay"):
+        small(ema_decay=1.0).fit(X)
+
+
+def test_files_from_before_the_weight_average_load_without_it(tmp_path) -> None:
+    """Until pinning version 4 no recipe averaged G: such a file leaves ema_decay out and loads without one."""
+    from gancluster.checkpoint import load_file, save_file
+
+    X, _ = blobs(100)
+    then = small(ema_decay=0.0, max_steps=3).fit(X)
+    tensors, meta = load_file(then.save(tmp_path / "then.safetensors"))
+    meta["estimator"]["pinned"] = 3
+    del meta["estimator"]["params"]["ema_decay"]
+    save_file(tmp_path / "then.safetensors", tensors, meta)
+    back = gancluster.load(tmp_path / "then.safetensors", device="cpu")
+    assert back.get_params()["ema_decay"] == 0.0 and back.method_.generator_ema is None
+    np.testing.assert_allclose(back.sample(5, random_state=1)[0], then.sample(5, random_state=1)[0], atol=1e-6)
 
 
 def test_partitioner_reuse_and_ablations(fitted, tmp_path) -> None:

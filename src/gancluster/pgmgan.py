@@ -19,7 +19,8 @@ from .partition.io import save_partitioner
 RECIPES = ("best", "faithful")
 _SCAN = {"scan_steps": "steps", "scan_lr": "lr", "alpha": "alpha", "beta": "beta", "n_neighbours": "n_neighbours",
          "kmeans_init_steps": "kmeans_init_steps", "self_label_steps": "self_label_steps"}
-_TOP = ("n_critic", "lr", "lr_decay", "latent_dim", "guide_end", "guide_reduction", "max_redraws", "d_spectral_norm")
+_TOP = ("n_critic", "lr", "lr_decay", "latent_dim", "guide_end", "guide_reduction", "max_redraws", "d_spectral_norm",
+        "ema_decay")
 
 
 @register_estimator
@@ -39,7 +40,9 @@ class PGMGAN(GANClusterer):
     ``partitioner_path`` (load a partitioner saved by :meth:`save_partitioner` instead of training
     one), eq. 5's ``alpha`` / ``beta`` / ``n_neighbours`` and step counts, ``net_width`` (the
     32x32 / 48x48 ResNets' channel width ``ch``; None: the recipe's), ``net_hidden`` (the 28x28
-    generator's hidden FC width, 0 = none; None: the recipe's) and ``d_spectral_norm``. ``recipe='faithful'``
+    generator's hidden FC width, 0 = none; None: the recipe's), ``d_spectral_norm`` and ``ema_decay``
+    (``sample`` draws from a moving average of G's weights with this decay; 0 = G's last weights;
+    None: the recipe's). ``recipe='faithful'``
     follows the paper and official code; ``'best'`` is our CPU recipe (see :class:`PGMGANSettings`).
     """
 
@@ -76,6 +79,7 @@ class PGMGAN(GANClusterer):
         net_width: int | None = None,
         net_hidden: int | None = None,
         d_spectral_norm: bool | None = None,
+        ema_decay: float | None = None,
         batch_size: int = 100,
         max_steps: int = 5000,
         max_seconds: float | None = None,
@@ -117,6 +121,7 @@ class PGMGAN(GANClusterer):
         self.net_width = net_width
         self.net_hidden = net_hidden
         self.d_spectral_norm = d_spectral_norm
+        self.ema_decay = ema_decay
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_seconds = max_seconds
@@ -168,16 +173,19 @@ class PGMGAN(GANClusterer):
             return {}
         s = self.settings(self.data_shape_)
         values = {"latent_dim": s.latent_dim, "n_critic": s.n_critic, "lr": s.lr, "lr_decay": s.lr_decay,
-                  "guide_reduction": s.guide_reduction, "net_hidden": s.conv_hidden}
+                  "guide_reduction": s.guide_reduction, "net_hidden": s.conv_hidden, "ema_decay": s.ema_decay}
         return self._left_to_recipe(values)
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
         """Until 2026-11-30 the best recipe gave 28x28 images the settings of the other images (latent
-        128, one critic step, lr decay, the paper's sum guide, no hidden layer in G)."""
-        if version >= 2 or params.get("recipe", "best") != "best" or not is_image28(tuple(data_shape)):
+        128, one critic step, lr decay, the paper's sum guide, no hidden layer in G), and no recipe
+        kept a weight average of G (files from before it have no such weights)."""
+        if version >= 4 or params.get("recipe", "best") != "best":
             return params
-        old = {"latent_dim": 128, "n_critic": 1, "lr_decay": True, "guide_reduction": "sum", "net_hidden": 0}
+        old: dict[str, Any] = {"ema_decay": 0.0}
+        if version < 2 and is_image28(tuple(data_shape)):
+            old.update(latent_dim=128, n_critic=1, lr_decay=True, guide_reduction="sum", net_hidden=0)
         return {**params, **{k: v for k, v in old.items() if params.get(k) is None}}
 
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> PGMGANMethod:

