@@ -39,7 +39,14 @@ from gancluster.priors import check_priors  # noqa: E402
 from gancluster.train import TrainConfig, Trainer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
-FIGURE = ROOT / "benchmarks" / "figures" / "pgmgan-stacked-mnist.png"
+FIGURES = ROOT / "benchmarks" / "figures"  # one curve figure per section: <section>.png
+#: the benchmark's own PGMGAN parameters; --set adds to them (a row's "extra")
+BASE_KEYS = ("n_clusters", "device", "batch_size", "partition_subset", "pretext_steps", "scan_steps")
+
+
+def row_extra(row: dict) -> dict:
+    """The --set parameters of a stored row (rows before 2026-11-30 kept them inside "params" only)."""
+    return row.get("extra", {k: v for k, v in row["params"].items() if k not in BASE_KEYS})
 
 
 @torch.no_grad()
@@ -74,11 +81,14 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true",
                     help="no training: rebuild the section from the newest stored row of each of --seeds")
     args = ap.parse_args()
+    extra = parse_overrides(args.set)
     if args.report_only:
-        newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: r["minutes"] == args.minutes and r["k"] == args.k)
+        newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: (
+            r["minutes"] == args.minutes and r["k"] == args.k and row_extra(r) == extra))
         missing = [s for s in args.seeds if s not in newest]
         if missing:
-            raise SystemExit(f"no stored run for seed(s) {missing} with --minutes {args.minutes:g} --k {args.k} in {RESULTS}")
+            raise SystemExit(f"no stored run for seed(s) {missing} with --minutes {args.minutes:g} --k {args.k} "
+                             f"--set {extra} in {RESULTS}")
         runs = [newest[s] for s in args.seeds]
         text = report(runs, args, runs[0]["params"], sum(r["wall_seconds"] for r in runs), runs[0]["command"])
         print(text)
@@ -88,7 +98,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
-    extra = parse_overrides(args.set)
     # batch 64 as in the run that showed the 28x28 GAN recovering from its collapsed phase (BENCHMARKS.md)
     params = dict(n_clusters=args.k, device="cpu", batch_size=64, partition_subset=10_000, pretext_steps=300,
                   scan_steps=1000)
@@ -134,7 +143,7 @@ def main() -> None:
         final = coverage(method, clf, 50_000, seed + 2)
         run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
                "train_seconds": result.seconds, "curve": curve, "final": final, "wall_seconds": time.time() - t,
-               "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params,
+               "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params, "extra": extra,
                "command": command(), "machine": machine()}
         runs.append(run)
         print(json.dumps(run), flush=True)
@@ -176,7 +185,7 @@ def plot_curves(runs: list[dict], path: Path) -> None:
 
 def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     lines = [
-        "## PGMGAN on Stacked-MNIST (issue 5)",
+        "## PGMGAN on Stacked-MNIST (issue 5)" + (f", with {row_extra(runs[0])}" if row_extra(runs[0]) else ""),
         "",
         f"`{cmd}` — seeds {[r['seed'] for r in runs]}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
         f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, {runs[0].get('threads', '?')} thread(s), "
@@ -202,8 +211,9 @@ def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
         pts = ", ".join(f"{c['seconds'] / 60:.0f} min: {c['modes']} ({c['kl']:.2f})" for c in r["curve"] if "seconds" in c)
         lines.append(f"- seed {r['seed']}: {pts}")
     if not args.no_write:
-        plot_curves(runs, FIGURE)
-        lines += ["", f"Figure: `{FIGURE.relative_to(ROOT)}`."]
+        figure = FIGURES / f"{args.section}.png"
+        plot_curves(runs, figure)
+        lines += ["", f"Figure: `{figure.relative_to(ROOT)}`."]
     modes = np.mean([r["final"]["modes"] for r in runs])
     kl = np.mean([r["final"]["kl"] for r in runs])
     ok = modes >= 1000 and kl <= 0.05 and args.minutes <= 60
