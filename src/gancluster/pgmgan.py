@@ -179,13 +179,10 @@ class PGMGAN(GANClusterer):
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
         """Until 2026-11-30 the best recipe gave 28x28 images the settings of the other images (latent
-        128, one critic step, lr decay, the paper's sum guide, no hidden layer in G), and no recipe
-        kept a weight average of G (files from before it have no such weights)."""
-        if version >= 4 or params.get("recipe", "best") != "best":
+        128, one critic step, lr decay, the paper's sum guide, no hidden layer in G)."""
+        if version >= 2 or params.get("recipe", "best") != "best" or not is_image28(tuple(data_shape)):
             return params
-        old: dict[str, Any] = {"ema_decay": 0.0}
-        if version < 2 and is_image28(tuple(data_shape)):
-            old.update(latent_dim=128, n_critic=1, lr_decay=True, guide_reduction="sum", net_hidden=0)
+        old = {"latent_dim": 128, "n_critic": 1, "lr_decay": True, "guide_reduction": "sum", "net_hidden": 0}
         return {**params, **{k: v for k, v in old.items() if params.get(k) is None}}
 
     def _build_method(self, data_shape: tuple[int, ...], priors: torch.Tensor) -> PGMGANMethod:
