@@ -5,6 +5,8 @@ Rows (settings of :class:`gancluster.PGMGAN`): GAN (``partitions='none'``), Rand
 (learned partitions, lambda 6 -> ~0). k = number of modes. The partitioner is trained once per
 dataset and seed and shared by the two rows that use it (its time is reported separately).
 Metrics on 50,000 samples with the REFERENCE.md definitions (:func:`gancluster.metrics.modes.mode_metrics_2d`).
+A run that averages G's weights (``--set ema_decay=...``) is scored twice, from the average and from G's
+last weights, with the same latent draws.
 Each run appends a row to ``benchmarks/results/pgmgan_toy.jsonl``; ``--report-only`` rebuilds the
 section from the newest stored row of each (dataset, seed, row), e.g. after running the datasets as two
 processes side by side.

@@ -5,6 +5,8 @@ to step); the average of its recent weights sits nearer the centre of that motio
 "The Unusual Effectiveness of Averaging in GAN Training", ICLR 2019; StyleGAN's G_ema). The
 average is a frozen copy of the network that follows it after every optimizer step; it is a
 submodule of the method, so checkpoints and saved models hold it like any other weight.
+PGMGAN offers it as ``ema_decay``, off in its recipes: on our benchmarks it did not help
+(BENCHMARKS.md, PGMGAN sections).
 """
 
 from __future__ import annotations
