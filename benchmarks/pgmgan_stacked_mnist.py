@@ -40,13 +40,22 @@ from gancluster.train import TrainConfig, Trainer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
 FIGURES = ROOT / "benchmarks" / "figures"  # one curve figure per section: <section>.png
-#: the benchmark's own PGMGAN parameters; --set adds to them (a row's "extra")
-BASE_KEYS = ("n_clusters", "device", "batch_size", "partition_subset", "pretext_steps", "scan_steps")
+
+
+def base_params(k: int, quick: bool) -> dict:
+    """The benchmark's own PGMGAN parameters; --set adds to them (a row's "extra")."""
+    # batch 64 as in the run that showed the 28x28 GAN recovering from its collapsed phase (BENCHMARKS.md)
+    params = dict(n_clusters=k, device="cpu", batch_size=64, partition_subset=10_000, pretext_steps=300,
+                  scan_steps=1000)
+    if quick:
+        params.update(pretext_steps=50, scan_steps=100, partition_subset=2000)
+    return params
 
 
 def row_extra(row: dict) -> dict:
     """The --set parameters of a stored row (rows before 2026-11-30 kept them inside "params" only)."""
-    return row.get("extra", {k: v for k, v in row["params"].items() if k not in BASE_KEYS})
+    base = base_params(row["k"], quick=False)
+    return row.get("extra", {k: v for k, v in row["params"].items() if k not in base})
 
 
 @torch.no_grad()
@@ -98,12 +107,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
-    # batch 64 as in the run that showed the 28x28 GAN recovering from its collapsed phase (BENCHMARKS.md)
-    params = dict(n_clusters=args.k, device="cpu", batch_size=64, partition_subset=10_000, pretext_steps=300,
-                  scan_steps=1000)
-    if args.quick:
-        params.update(pretext_steps=50, scan_steps=100, partition_subset=2000)
-    params.update(extra)
+    params = {**base_params(args.k, args.quick), **extra}
     clf = load_domain_classifier("mnist")
     t0 = time.time()
     runs = []
