@@ -31,6 +31,9 @@ RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
                 "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
+# the best recipe's switches on vectors until pinning 4 (the paper's path: h learns from generated data only)
+_VECTOR_PATH_BEFORE_V4 = {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0,
+                          "fake_cluster_to_inverter": 1.0}
 
 
 @register_estimator
@@ -212,13 +215,23 @@ class NEMGAN(GANClusterer):
     def _pinned_params(self) -> dict[str, Any]:
         if not hasattr(self, "data_shape_"):  # the recipe resolves per data shape: nothing to pin before fit
             return {}
-        return self._left_to_recipe(hinge_gan_settings(self.settings(self.data_shape_)))
+        s = self.settings(self.data_shape_)
+        real_data_path = {name: getattr(s, name) for name in _VECTOR_PATH_BEFORE_V4}
+        return self._left_to_recipe({**hinge_gan_settings(s), **real_data_path})
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
-        """Until 2026-11-30 the best recipe trained images with the NS loss, one critic step, no
-        spectral norm in conv critics and unscaled noise; files from then left those at None."""
-        if version >= 3 or params.get("recipe", "best") != "best" or len(data_shape) == 1:
+        """Files of older recipes left these at None: until pinning 3 the best recipe trained
+        images with the NS loss, one critic step, no spectral norm in conv critics and unscaled
+        noise; until pinning 4 it trained vectors without the real-data path (no warm-up, so no
+        extra heads in the weights)."""
+        if params.get("recipe", "best") != "best":
+            return params
+        if len(data_shape) == 1:
+            if version >= 4:
+                return params
+            return {**params, **{k: v for k, v in _VECTOR_PATH_BEFORE_V4.items() if params.get(k) is None}}
+        if version >= 3:
             return params
         return with_ns_gan_settings(params, data_shape)
 

@@ -141,13 +141,19 @@ class NEMGANSettings:
 
     @classmethod
     def best_vectors(cls, **overrides: Any) -> "NEMGANSettings":
-        """Best recipe for low-dimensional vectors: the GAN path, no real-data terms, no z regression.
+        """Best recipe for low-dimensional vectors: ``h`` learns the clusters from real data, as on images.
 
-        On 2-D data the real-data terms trap imbalanced clusters (the early pull to the priors sends
-        a compact minority blob into the majority cluster and cuts the majority's tail instead), and
-        ``z_hat`` cannot recover 50 latent coordinates from 2 outputs, so ``beta_z`` only distorts G.
+        A short warm-up (``h`` alone on real data: spectral start, k-NN agreement, pull to the priors)
+        names the clusters; in the GAN phase ``h`` keeps those terms and no longer learns from
+        generated data (``fake_cluster_to_inverter`` = 0), so the generator must put mode k where
+        ``h`` sees real cluster k. The paper's path (``h`` trained on generated data only) let both
+        modes settle on the majority blob of two 2-D blobs at 80:20 on 4 of 8 seeds (1000 steps) and
+        cut the moons at 80:20 across both moons on 3 of 5 seeds (ACC 0.73 over 5 seeds; 0.997 with
+        this recipe; BENCHMARKS.md). The rest is a plain NS GAN: ``z_hat`` cannot recover 50 latent
+        coordinates from 2 outputs, so ``beta_z`` = 0; and the cluster-conditional critic, which
+        images need, pushed the 2-D samples off the data (one-seed plots), so it stays off.
         """
-        base = dict(real_agreement=0.0, real_prior_match=0.0, warmup_steps=0, fake_cluster_to_inverter=1.0,
+        base = dict(real_agreement=1.0, real_prior_match=5.0, warmup_steps=300, fake_cluster_to_inverter=0.0,
                     beta_z=0.0, lr=1e-3, beta_y_ramp=0, conditional_critic=False,
                     loss="ns", n_critic=1, standardize_noise=False, net=NetConfig())
         base.update(overrides)
