@@ -7,7 +7,8 @@
 Every variant is the same NEMGAN (networks, recipe, time budget); see
 ``gancluster.experiments.nemgan_table1`` for how each clusters real data and how C3 is judged.
 Rows are appended to ``benchmarks/results/nemgan_table1.jsonl`` as they finish, and the section
-``nemgan_table1`` of BENCHMARKS.md is rewritten from all rows of that file for the datasets run.
+``nemgan_table1`` of BENCHMARKS.md (or ``--section``) is rewritten from the rows of that file for the
+datasets asked for, e.g. ``--datasets moons --section nemgan_table1-moons`` for the 2-D moons.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_row, command, machine, mean_std, read_rows, write_section  # noqa: E402
+from _common import ROOT, append_row, command, machine, mean_std, parse_overrides, read_rows, write_section  # noqa: E402
 
 from gancluster.experiments.nemgan_table1 import (  # noqa: E402
     CASES, PAPER_TABLE1, VARIANTS, ordering_holds, run_case, save_moons_figure, summarise, train_judge,
@@ -48,10 +49,11 @@ def steps_asked(row: dict) -> int:
     return int(row.get("steps_asked", row["steps"]))
 
 
-def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS) -> str:
+def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS, extra: dict | None = None) -> str:
     summary = summarise(rows)
     order = ordering_holds(summary)
     budget = "" if steps == DEFAULT_STEPS else f", {steps} training steps per run"
+    budget += f", with {extra}" if extra else ""
     lines = [
         f"## NEMGAN: Table I ablation (paper 000), imbalanced data{budget}",
         "",
@@ -128,6 +130,10 @@ def main() -> int:
     ap.add_argument("--moons-figure", action="store_true", help="draw paper Fig. 1 on moons 80:20 and exit")
     ap.add_argument("--note", default="", help="free text added to the section (e.g. 'shared, loaded machine')")
     ap.add_argument("--report-only", action="store_true", help="rewrite the section from the results file, run nothing")
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="NEMGAN parameters for every run (YAML scalars); rows keep them as 'extra'")
+    ap.add_argument("--section", default=None,
+                    help="BENCHMARKS.md section to write (default: nemgan_table1, or nemgan_table1-<steps>-steps)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -136,6 +142,8 @@ def main() -> int:
         return 0
     if args.quick:
         args.seeds, args.datasets, args.steps, args.warmup_steps = [0], ["mnist2-3v5-70"], 60, 20
+    shown = set(args.datasets)  # the section reports these datasets' rows
+    extra = parse_overrides(args.set)
     if args.report_only:
         args.datasets = []
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -155,22 +163,22 @@ def main() -> int:
                 if args.recipe == "best" and v.multimodal and v.inverter and train.X.ndim == 4:
                     budget["warmup_steps"] = args.warmup_steps
                 row = run_case(case_key, variant_key, seed, judge=judge, train=train, test=test, grid_path=grid,
-                               recipe=args.recipe, **budget)
+                               recipe=args.recipe, **budget, **extra)
                 row.pop("_model", None)
                 row.update(judge_train_acc=round(judge_acc, 4), recipe=args.recipe, quick=args.quick,
-                           threads=torch.get_num_threads())
+                           threads=torch.get_num_threads(), extra=extra)
                 if not args.seconds:
                     row["steps_asked"] = args.steps
                 append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
     rows = [r for r in read_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe
-            and (args.seconds or steps_asked(r) == args.steps)]
+            and r["dataset"] in shown and r.get("extra", {}) == extra and (args.seconds or steps_asked(r) == args.steps)]
     if args.quick:
         rows = [r for r in read_rows(RESULTS) if r.get("quick")]
     if rows and not args.quick:
-        write_section(section_name(args.steps), section(rows, wall, args.note, args.steps))
-    print(section(rows, wall, args.note, args.steps))
+        write_section(args.section or section_name(args.steps), section(rows, wall, args.note, args.steps, extra))
+    print(section(rows, wall, args.note, args.steps, extra))
     return 0
 
 
