@@ -390,3 +390,15 @@ def test_diversity_ratio_separates_a_collapsed_generator_from_a_faithful_one() -
     collapsed = centres[labels] + 0.01 * rng.normal(size=(300, 20))
     assert diversity_ratio(faithful, labels, real, labels) == pytest.approx(1.0, abs=0.05)
     assert diversity_ratio(collapsed, labels, real, labels) < 0.02
+
+
+def test_coverage_is_high_for_fresh_data_and_low_for_samples_on_part_of_it() -> None:
+    from gancluster.metrics.generation import coverage
+
+    rng = np.random.default_rng(0)
+    reference, query, fresh = (rng.standard_normal((1000, 2)) for _ in range(3))
+    assert coverage(fresh, reference, query) > 0.95
+    one_side = fresh[fresh[:, 0] > 0]  # samples on half the data only
+    assert coverage(np.concatenate([one_side] * 3), reference, query) < 0.6
+    with pytest.raises(GanclusterError, match="at least as many generated samples"):
+        coverage(fresh[:10], reference, query)

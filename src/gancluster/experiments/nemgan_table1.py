@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from ..data import Dataset, load_dataset
 from ..errors import GanclusterError
 from ..metrics import compute_fid, evaluate_clustering
-from ..metrics.generation import diversity_ratio, generation_scores
+from ..metrics.generation import coverage, diversity_ratio, generation_scores
 from ..nemgan import NEMGAN
 from ..nets import NetConfig, build_critic
 
@@ -218,6 +218,8 @@ def run_case(
     if judge is not None:
         g = generation_scores(modes, judge(gen), priors)
         row.update(gen_tv=g["tv"], gen_shares=g["shares"], gen_mode_acc=g["mode_acc"])
+    if gen.ndim == 2:
+        row["coverage"] = coverage(gen, train.X[:n_generated], test.X)
     if gen.ndim == 4 and case.source in DOMAIN_FEATURES:
         real = test.X[:n_generated]
         row["fid_domain"] = compute_fid(gen, real, features=case.source).value
@@ -273,7 +275,8 @@ def run_table1(
 
 
 def summarise(rows: Sequence[dict[str, Any]],
-              keys: Sequence[str] = ("acc", "nmi", "ari", "gen_tv", "gen_mode_acc", "fid_domain", "diversity_ratio"),
+              keys: Sequence[str] = ("acc", "nmi", "ari", "gen_tv", "gen_mode_acc", "fid_domain", "diversity_ratio",
+                                     "coverage"),
               ) -> list[dict[str, Any]]:
     """Mean and (population) std over seeds of each (dataset, variant)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
