@@ -54,8 +54,10 @@ def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS
     order = ordering_holds(summary)
     budget = "" if steps == DEFAULT_STEPS else f", {steps} training steps per run"
     budget += f", with {extra}" if extra else ""
+    sets = sorted({r["dataset"] for r in rows})
+    on = "" if set(sets) == set(BARS) else f" ({', '.join(sets)})"
     lines = [
-        f"## NEMGAN: Table I ablation (paper 000), imbalanced data{budget}",
+        f"## NEMGAN: Table I ablation (paper 000), imbalanced data{on}{budget}",
         "",
         f"Command: `{command()}`. Machine: {machine()}. Wall time of this invocation: {wall / 60:.1f} min. {note}",
         "",
