@@ -22,7 +22,7 @@ EXPECTED_FAILURES = {
 @parametrize_with_checks(
     [
         ClusterGAN(n_clusters=3, max_steps=100, warmup_steps=60, batch_size=16, random_state=0),
-        NEMGAN(n_clusters=3, max_steps=100, warmup_steps=60, batch_size=16, random_state=0),
+        NEMGAN(n_clusters=3, max_steps=50, warmup_steps=30, batch_size=16, random_state=0),
         GMGAN(n_clusters=3, max_steps=20, batch_size=16, random_state=0),
         PGMGAN(n_clusters=3, max_steps=20, batch_size=16, scan_steps=20, kmeans_init_steps=20, random_state=0),
     ],
