@@ -19,7 +19,7 @@ def blobs(n: int = 300, seed: int = 0) -> np.ndarray:
 # estimator, extra parameters, the attribute holding the inverter, and where its cluster logits start
 CASES = {
     "clustergan": (ClusterGAN, dict(latent_dim=4), "encoder", 4),
-    # NEMGAN's vector recipe leaves the real-data terms off; switch them on to test them
+    # the real-data terms at the weights of NEMGAN's recipes, explicit so the test does not follow a default
     "nemgan": (NEMGAN, dict(latent_dim=8, real_agreement=1.0, real_prior_match=5.0), "inverter", 8),
     "gmgan": (GMGAN, dict(latent_dim=4, classifier_steps=2, samples_per_gaussian=8), "guide", 0),
 }

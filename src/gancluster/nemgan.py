@@ -154,9 +154,9 @@ class NEMGAN(GANClusterer):
     def settings(self, data_shape: tuple[int, ...] | None = None) -> NEMGANSettings:
         """The resolved method settings: the recipe's, overridden by parameters that are not None.
 
-        The best recipe depends on the data: on images ``h`` learns clusters from real data (module
-        doc of :mod:`gancluster.methods.nemgan`); on vectors (``data_shape`` of length 1) it takes
-        :meth:`NEMGANSettings.best_vectors`, the paper's GAN path.
+        The best recipe depends on the data: ``h`` learns clusters from real data on both (module
+        doc of :mod:`gancluster.methods.nemgan`), and vectors (``data_shape`` of length 1) take
+        :meth:`NEMGANSettings.best_vectors`'s plain GAN and short warm-up.
         """
         if self.recipe not in RECIPES:
             raise GanclusterError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
