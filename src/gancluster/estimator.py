@@ -516,8 +516,10 @@ def _placed(method: Method, device: torch.device) -> Method:
 ESTIMATORS: dict[str, type[GANClusterer]] = {}
 # Bumped when a recipe default that shapes saved weights changes without having been pinned:
 # 1 (2026-11-29) ClusterGAN's GAN settings; 2 (2026-11-30) PGMGAN's 28x28 image settings;
-# 3 (2026-11-30) NEMGAN's GAN settings on images; 4 (2026-11-30) NEMGAN's real-data path on vectors.
-PINNING_VERSION = 4
+# 3 (2026-11-30) NEMGAN's GAN settings on images; 4 was written only by 444ae5f (PGMGAN's weight average,
+# withdrawn in 3dad72e), whose files mean NEMGAN's vector recipe of 3; 5 (2026-11-30) NEMGAN's real-data
+# path on vectors.
+PINNING_VERSION = 5
 
 
 def hinge_gan_settings(settings: Any) -> dict[str, Any]:

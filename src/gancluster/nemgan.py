@@ -31,8 +31,8 @@ RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
                 "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
-# the best recipe's switches on vectors until pinning 4 (the paper's path: h learns from generated data only)
-_VECTOR_PATH_BEFORE_V4 = {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0,
+# the best recipe's switches on vectors until pinning 5 (the paper's path: h learns from generated data only)
+_VECTOR_PATH_BEFORE_V5 = {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0,
                           "fake_cluster_to_inverter": 1.0}
 
 
@@ -216,21 +216,21 @@ class NEMGAN(GANClusterer):
         if not hasattr(self, "data_shape_"):  # the recipe resolves per data shape: nothing to pin before fit
             return {}
         s = self.settings(self.data_shape_)
-        real_data_path = {name: getattr(s, name) for name in _VECTOR_PATH_BEFORE_V4}
+        real_data_path = {name: getattr(s, name) for name in _VECTOR_PATH_BEFORE_V5}
         return self._left_to_recipe({**hinge_gan_settings(s), **real_data_path})
 
     @classmethod
     def _params_before_pinning(cls, params: dict[str, Any], data_shape: tuple[int, ...], version: int) -> dict[str, Any]:
         """Files of older recipes left these at None: until pinning 3 the best recipe trained
         images with the NS loss, one critic step, no spectral norm in conv critics and unscaled
-        noise; until pinning 4 it trained vectors without the real-data path (no warm-up, so no
+        noise; until pinning 5 it trained vectors without the real-data path (no warm-up, so no
         extra heads in the weights)."""
         if params.get("recipe", "best") != "best":
             return params
         if len(data_shape) == 1:
-            if version >= 4:
+            if version >= 5:
                 return params
-            return {**params, **{k: v for k, v in _VECTOR_PATH_BEFORE_V4.items() if params.get(k) is None}}
+            return {**params, **{k: v for k, v in _VECTOR_PATH_BEFORE_V5.items() if params.get(k) is None}}
         if version >= 3:
             return params
         return with_ns_gan_settings(params, data_shape)
