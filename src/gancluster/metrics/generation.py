@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from gancluster.errors import GanclusterError
 from gancluster.metrics.clustering import (
@@ -117,8 +118,6 @@ def coverage(generated: np.ndarray, reference: np.ndarray, query: np.ndarray, qu
     scores about ``quantile``. Low when the samples sit on part of the data only (collapse inside a
     cluster), which the shares and a judge do not see. Meant for low-dimensional vectors.
     """
-    from scipy.spatial import cKDTree
-
     generated, reference, query = (np.asarray(a, dtype=np.float64).reshape(len(a), -1)
                                    for a in (generated, reference, query))
     if len(generated) < len(reference):
