@@ -101,6 +101,25 @@ def test_encoder_start_shares_the_encoders_estimate_across_restarts() -> None:
         backprop_decode(gm, xs, start="encoder")
     with pytest.raises(GanclusterError, match="start"):
         backprop_decode(cg, xs, start="random")
+    with pytest.raises(GanclusterError, match="n_candidates"):
+        backprop_decode(cg, xs, start="encoder", n_candidates=4)
+
+
+def test_candidate_starts_keep_the_lowest_loss_draw() -> None:
+    prior = OneHotGaussianPrior(4, 3, sigma=0.3)
+    G = random_generator(prior.dim)
+    x = torch.randn(30, 20)
+    # one step of a vanishing lr: the final losses are those of the starts. The first of the 16
+    # candidates is the single draw of n_candidates=1 (same generator state), so no start gets worse.
+    kw = dict(prior=prior, n_steps=1, lr=1e-12, prune=(), random_state=3)
+    one = backprop_decode(G, x, **kw).losses
+    best = backprop_decode(G, x, n_candidates=16, **kw).losses
+    assert np.all(best <= one + 1e-6)
+    assert best.mean() < one.mean()
+    with pytest.raises(GanclusterError, match="n_candidates"):
+        backprop_decode(G, x, prior=prior, n_candidates=0)
+    with pytest.raises(GanclusterError, match="n_candidates"):
+        backprop_decode(G, x, prior=prior, n_candidates=2.5)
 
 
 def test_mode_adapters_and_errors() -> None:

@@ -26,6 +26,10 @@ MNIST training images, ClusterGAN whose generator varies inside its modes: 0.903
 the model's own encoder estimate of it (ClusterGAN's ``E_n(x)``) instead of a random draw: the K
 restarts then differ only in their mode, and the search refines a good guess rather than a random
 one.
+
+``n_candidates`` (our addition; 1 is Algorithm 1) draws that many starts per restart from the prior
+and keeps the one with the lowest loss before the first Adam step, as analysis-by-synthesis
+classifiers do (Schott et al., 2019): the candidates cost one forward pass each, no gradient.
 """
 
 from __future__ import annotations
@@ -167,6 +171,7 @@ def backprop_decode(
     batch_size: int = 256,
     random_state: int = 0,
     start: str = "prior",
+    n_candidates: int = 1,
 ) -> InversionResult:
     """Invert ``X`` through a fitted estimator's generator (or a bare generator with its ``prior``).
 
@@ -174,7 +179,8 @@ def backprop_decode(
     settings (see module doc); ``prune``: (step, keep) pairs, ``()`` keeps every restart to the end;
     ``batch_size`` samples are inverted at once (times K restarts rows); ``start``: 'prior' draws
     each restart's free part from the prior (Algorithm 1), 'encoder' takes the model's encoder
-    estimate of it (a fitted estimator whose method has ``encode_noise``, e.g. ClusterGAN).
+    estimate of it (a fitted estimator whose method has ``encode_noise``, e.g. ClusterGAN);
+    ``n_candidates``: prior draws per restart whose best (lowest loss) starts it ('prior' only).
     """
     G, prior, data = _resolve(model, X, prior)
     adapter = mode_adapter(prior)
@@ -189,6 +195,9 @@ def backprop_decode(
     _check("n_steps", n_steps, integer=True)
     _check("lr", lr)
     _check("batch_size", batch_size, integer=True)
+    _check("n_candidates", n_candidates, integer=True)
+    if n_candidates > 1 and start != "prior":
+        raise GanclusterError("n_candidates > 1 draws starts from the prior; it cannot be combined with start='encoder'")
     lam = adapter.default_lam if lam is None else lam
     clip = adapter.default_clip if clip is None else clip
     _check("lam", lam, positive=False)
@@ -215,6 +224,8 @@ def backprop_decode(
             if encode is not None:
                 with torch.no_grad():
                     u0 = encode(x)
+            if u0 is None and n_candidates > 1:
+                u0 = _best_candidates(G, adapter, x, int(n_candidates), lam, clip, gen)
             out.append(_decode_batch(G, adapter, x, int(n_steps), lr, lam, clip, schedule, gen, u0))
     finally:
         G.train(was_training)
@@ -229,15 +240,37 @@ def _row_loss(G: nn.Module, adapter: ModeAdapter, u: Tensor, modes: Tensor, x: T
     return recon + lam * (u**2).mean(1)
 
 
+@torch.no_grad()
+def _best_candidates(G, adapter, x, n_candidates, lam, clip, gen) -> Tensor:
+    """(B, K, d): for each sample and mode, the lowest-loss of ``n_candidates`` prior draws."""
+    B, K = x.shape[0], adapter.n_modes
+    modes = torch.arange(K, device=x.device).repeat(B, 1).reshape(-1)
+    best_u, best_loss = None, None
+    for _ in range(n_candidates):
+        u = adapter.init(modes, gen).clamp(-clip, clip)
+        xs = x.unsqueeze(1).expand(B, K, *x.shape[1:]).reshape(B * K, *x.shape[1:])
+        loss = _row_loss(G, adapter, u, modes, xs, lam)
+        if best_u is None:
+            best_u, best_loss = u, loss
+        else:
+            better = loss < best_loss
+            best_u = torch.where(better.unsqueeze(1), u, best_u)
+            best_loss = torch.minimum(loss, best_loss)
+    return best_u.view(B, K, -1)
+
+
 def _decode_batch(G, adapter, x, n_steps, lr, lam, clip, schedule, gen, u0=None):
     """All K restarts of ``x`` as one (B, k, d) tensor of free parts with an element-wise Adam.
 
-    ``u0`` (B, d): a start shared by the K restarts of each sample; None draws them from the prior.
+    ``u0``: (B, d) a start shared by the K restarts of each sample, or (B, K, d) one per restart;
+    None draws them from the prior.
     """
     B, K = x.shape[0], adapter.n_modes
     modes = torch.arange(K, device=x.device).repeat(B, 1)  # (B, k) mode of each live restart
     if u0 is None:
         u = adapter.init(modes.reshape(-1), gen).view(B, K, -1)
+    elif u0.dim() == 3:
+        u = u0.detach().to(x.dtype).clone()
     else:
         u = u0.detach().to(x.dtype).unsqueeze(1).expand(B, K, u0.shape[1]).clone()
     u = u.clamp(-clip, clip)
