@@ -121,7 +121,8 @@ def main() -> None:
         for seed in args.seeds:
             max_steps = run_max_steps(args, variant)
             r = run_clustergan(args.dataset, variant, seed, max_seconds=args.max_seconds, max_steps=max_steps,
-                               train=train, test=test, generation=not args.warmup_only, **parse_overrides(args.set))
+                               train=train, test=test, generation=not args.warmup_only,
+                               **{**({"warmup_max_share": 1.0} if args.warmup_only else {}), **parse_overrides(args.set)})
             r.update(max_seconds=args.max_seconds, max_steps=max_steps, threads=args.threads)
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)

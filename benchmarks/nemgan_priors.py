@@ -39,8 +39,10 @@ def run(case_key: str, seed: int, steps: int, fraction: float, gan_seconds: floa
     train = case.load("train")
     true = np.bincount(train.y) / len(train.y)
     k = len(true)
+    # without a GAN budget the run is the prior-learning warm-up alone, all of it
     est = NEMGAN(n_clusters=k, learn_priors=True, label_fraction=fraction, random_state=seed,
-                 warmup_steps=steps, max_steps=steps if gan_seconds is None else 10**9, max_seconds=None)
+                 warmup_steps=steps, max_steps=steps if gan_seconds is None else 10**9, max_seconds=None,
+                 warmup_max_share=1.0 if gan_seconds is None else None)
     if gan_seconds is not None:
         est.set_params(max_seconds=gan_seconds)
     t0 = time.perf_counter()

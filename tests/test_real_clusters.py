@@ -33,7 +33,7 @@ def build(name: str, **kw):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_warmup_keeps_the_lowest_loss_head(name: str) -> None:
     # stop right at the end of the warm-up, when the winner is copied into the inverter's cluster head
-    est = build(name, max_steps=20, warmup_steps=20, warmup_heads=4).fit(blobs())
+    est = build(name, max_steps=20, warmup_steps=20, warmup_heads=4, warmup_max_share=1.0).fit(blobs())
     method = est.method_
     _, _, attr, offset = CASES[name]
     net = getattr(method, attr)
@@ -65,6 +65,16 @@ def test_warmup_takes_at_most_its_share_of_a_time_budget(name: str) -> None:
     warmup_end = int(model.method_.warmup_end)
     assert 0 < warmup_end < 10**6
     assert int(model.method_.steps_done) > warmup_end  # GAN steps followed
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_warmup_takes_at_most_its_share_of_a_step_budget(name: str) -> None:
+    """A warm-up as long as the whole run (NEMGAN's 300 steps, max_steps=300) would leave G untrained."""
+    model = build(name, warmup_steps=10**6, max_steps=40).fit(blobs(120))
+    assert int(model.method_.warmup_end) == 21  # steps 0-20: the first that reaches half the budget is the last
+    assert int(model.method_.steps_done) == 40
+    whole = build(name, warmup_steps=30, max_steps=30, warmup_max_share=1.0).fit(blobs(120))
+    assert int(whole.method_.warmup_end) == 30
 
 
 def test_one_head_while_nemgan_learns_priors() -> None:
@@ -121,7 +131,8 @@ def test_nemgan_spectral_start_finds_a_ten_percent_cluster() -> None:
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], [270, 30])
     x = (np.array([[0.0, 0.0], [3.0, 3.0]])[y] + 0.5 * rng.standard_normal((300, 2))).astype(np.float32)
-    est = build("nemgan", n_clusters=2, priors=[0.9, 0.1], max_steps=60, warmup_steps=60, warmup_heads=1).fit(x)
+    est = build("nemgan", n_clusters=2, priors=[0.9, 0.1], max_steps=60, warmup_steps=60, warmup_heads=1,
+                warmup_max_share=1.0).fit(x)
     targets = est.method_.spectral_targets
     assert targets is not None and (targets.numpy() == y).mean() > 0.98  # ids follow the priors' order
     assert (est.predict(x) == y).mean() > 0.95
@@ -135,7 +146,8 @@ def test_nemgan_prior_learning_starts_from_the_labelled_spectral_clusters() -> N
     x = (np.array([[0.0, 0.0], [3.0, 3.0]])[y] + 0.5 * rng.standard_normal((300, 2))).astype(np.float32)
     labels = np.full(300, -1)
     labels[[0, 1, 2, 3, 4, 270]] = [0, 0, 0, 0, 0, 1]  # 5 : 1, far from the true 9 : 1
-    est = build("nemgan", n_clusters=2, learn_priors=True, max_steps=150, warmup_steps=150).fit(x, labels)
+    est = build("nemgan", n_clusters=2, learn_priors=True, max_steps=150, warmup_steps=150,
+                warmup_max_share=1.0).fit(x, labels)
     targets = est.method_.spectral_targets.numpy()
     known = targets >= 0  # fine clusters with no labelled row give no target
     assert known.mean() > 0.3 and (targets[known] == y[known]).mean() > 0.98

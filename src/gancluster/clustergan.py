@@ -15,8 +15,8 @@ from .methods.clustergan import ClusterGANMethod, ClusterGANSettings
 RECIPES = ("best", "faithful")
 #: Parameters that, when not None, override the recipe's value of the same setting.
 RECIPE_SWITCHES = ("loss", "n_critic", "lr", "real_agreement", "real_prior_match", "real_augment",
-                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "real_self_label",
-                   "real_graph", "real_confidence", "standardize_noise")
+                   "fake_cluster_to_encoder", "warmup_steps", "warmup_heads", "warmup_max_share",
+                   "real_self_label", "real_graph", "real_confidence", "standardize_noise")
 
 
 @register_estimator
@@ -64,6 +64,7 @@ class ClusterGAN(GANClusterer):
         fake_cluster_to_encoder: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        warmup_max_share: float | None = None,
         real_self_label: float | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
@@ -100,6 +101,7 @@ class ClusterGAN(GANClusterer):
         self.fake_cluster_to_encoder = fake_cluster_to_encoder
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.warmup_max_share = warmup_max_share
         self.real_self_label = real_self_label
         self.real_graph = real_graph
         self.real_confidence = real_confidence

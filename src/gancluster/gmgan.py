@@ -19,8 +19,8 @@ from .priors.mixture import check_scale
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = (
     "c", "sigma", "loss", "n_critic", "lr", "guidance", "real_agreement", "real_prior_match", "warmup_steps",
-    "warmup_heads", "samples_per_gaussian", "classifier_steps", "classifier_init", "classifier_augment", "std_penalty",
-    "classifier_real_terms", "real_graph", "real_confidence",
+    "warmup_heads", "warmup_max_share", "samples_per_gaussian", "classifier_steps", "classifier_init",
+    "classifier_augment", "std_penalty", "classifier_real_terms", "real_graph", "real_confidence",
 )
 
 
@@ -70,6 +70,7 @@ class GMGAN(GANClusterer):
         real_prior_match: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        warmup_max_share: float | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
         samples_per_gaussian: int | None = None,
@@ -113,6 +114,7 @@ class GMGAN(GANClusterer):
         self.real_prior_match = real_prior_match
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.warmup_max_share = warmup_max_share
         self.real_graph = real_graph
         self.real_confidence = real_confidence
         self.samples_per_gaussian = samples_per_gaussian

@@ -29,8 +29,8 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
-                "warmup_heads", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph", "real_confidence",
-                "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
+                "warmup_heads", "warmup_max_share", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph",
+                "real_confidence", "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
 # the best recipe's switches on vectors until pinning 5 (the paper's path: h learns from generated data only)
 _VECTOR_PATH_BEFORE_V5 = {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0,
                           "fake_cluster_to_inverter": 1.0}
@@ -86,6 +86,7 @@ class NEMGAN(GANClusterer):
         fake_cluster_to_inverter: float | None = None,
         warmup_steps: int | None = None,
         warmup_heads: int | None = None,
+        warmup_max_share: float | None = None,
         real_graph: str | None = None,
         real_confidence: float | None = None,
         real_self_label: float | None = None,
@@ -129,6 +130,7 @@ class NEMGAN(GANClusterer):
         self.fake_cluster_to_inverter = fake_cluster_to_inverter
         self.warmup_steps = warmup_steps
         self.warmup_heads = warmup_heads
+        self.warmup_max_share = warmup_max_share
         self.real_graph = real_graph
         self.real_confidence = real_confidence
         self.real_self_label = real_self_label

@@ -557,7 +557,8 @@ class Trainer:
                     break
                 self._diverged(f"non-finite weights in {', '.join(bad_weights[:3])}")
                 continue
-            method.budget_used = now / cfg.max_seconds if cfg.max_seconds else 0.0
+            # the nearer of the two budgets, so a warm-up capped at a share of it never eats a short run
+            method.budget_used = max(self.step / cfg.max_steps, now / cfg.max_seconds if cfg.max_seconds else 0.0)
             logs = self._train_step()
             self.step += 1
             self.elapsed = time.perf_counter() - start

@@ -101,8 +101,9 @@ class Method(nn.Module):
     prior: LatentPrior
     generator_net: nn.Module
     optimizers: dict[str, torch.optim.Optimizer]
-    #: share of the run's time budget used so far (set by the Trainer before each step; 0 without a
-    #: time budget), so that a method can cap a phase, e.g. a warm-up, at part of ``max_seconds``
+    #: share of the run's budget used so far: steps over ``max_steps`` or seconds over ``max_seconds``,
+    #: whichever is larger (set by the Trainer before each step), so that a method can cap a phase,
+    #: e.g. a warm-up, at part of the run
     budget_used: float = 0.0
 
     def prepare(self, data: Tensor) -> None:

@@ -18,9 +18,11 @@ below are our additions, each off in the faithful recipe and each ablated in BEN
 - ``warmup_heads``: the warm-up trains several cluster heads on the shared encoder body at once and
   keeps the one with the lowest loss (as SCAN does): a single head sometimes settles in a partition
   that merges two classes and splits another; the lowest-loss head rarely does.
-- ``warmup_max_share``: with a time budget (``max_seconds``), the warm-up ends after this share of
-  it even if ``warmup_steps`` are not done, so that a short or slowed-down run still trains its
-  generator (and ``sample`` still draws every cluster).
+- ``warmup_max_share``: the warm-up ends once this share of the run's budget (``max_steps``, or
+  ``max_seconds`` when that is nearer) is used, even if ``warmup_steps`` are not done, so that a short
+  or slowed-down run still trains its generator (and ``sample`` still draws every cluster). 1 lets
+  the warm-up take the whole run. The cut is part of the run's state: resuming with a larger budget
+  does not reopen a warm-up that ended.
 - ``real_graph``: the k-NN graph compares images after deskewing and centring them by their ink
   moments ('auto': single-channel images only). On MNIST it lifts k-NN label agreement from 0.936
   to 0.961, and it is what keeps 4s and 9s apart (pixel neighbours pair them by slant).

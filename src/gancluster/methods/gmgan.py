@@ -20,7 +20,7 @@ K-way classifier of the same shape as Algorithm 2's.
   (``-log <p(x), p(x_nn)>`` on augmented views) and that its batch-mean cluster probabilities match
   the mixture weights; the first ``warmup_steps`` train the guide alone on large batches, with
   ``warmup_heads`` heads of which the lowest-loss one is kept, ending early once
-  ``warmup_max_share`` of a time budget is used (:mod:`gancluster.methods.real_clusters`).
+  ``warmup_max_share`` of the run's step or time budget is used (:mod:`gancluster.methods.real_clusters`).
 - ``guidance``: the generator's extra loss ``CE(guide(G(z)), k)``. It is supervised GM-GAN's
   generator term with the guide's pseudo-labels standing for the real classes and f the identity:
   Gaussian k must produce what the guide calls cluster k. The guide itself never learns from fakes.

@@ -56,7 +56,7 @@ the ClusterGAN recipe:
   start put it (0.892 with and without) and the generated shares further from the priors.
 - ``warmup_heads`` / ``warmup_max_share``: as in ClusterGAN's recipe, the warm-up trains several
   cluster heads and keeps the lowest-loss one (one head while learning priors: the labels train
-  ``h``'s own), and ends early once that share of a time budget is used
+  ``h``'s own), and ends early once that share of the run's step or time budget is used
   (:mod:`gancluster.methods.real_clusters`).
 """
 

@@ -261,8 +261,9 @@ def register_phase_state(method: nn.Module, warmup_steps: int) -> None:
 def next_step_in_warmup(method: Any, max_share: float) -> bool:
     """Count one training step; True while it belongs to the warm-up.
 
-    With a time budget, the warm-up ends once ``max_share`` of it is used even if its steps are not
-    done, so a short or slowed-down run still trains its generator (and ``sample`` draws every cluster).
+    The warm-up ends once ``max_share`` of the run's budget (steps or time, the nearer) is used even if
+    its steps are not done, so a short or slowed-down run still trains its generator (and ``sample``
+    draws every cluster).
     """
     if int(method.steps_done) < int(method.warmup_end) and method.budget_used >= max_share:
         method.warmup_end.fill_(int(method.steps_done) + 1)  # this step is the last of the warm-up
