@@ -51,6 +51,8 @@ def build(variant: str, seed: int, args: argparse.Namespace) -> GMGAN:
         return GMGAN(recipe="faithful", **common)
     if variant == "no-guidance":  # guide trained on real data, but the generator does not follow it
         return GMGAN(guidance=0.0, **common)
+    if variant == "hinge":  # ClusterGAN's GAN settings: hinge loss, 2 critic steps, spectral-normalised D
+        return GMGAN(loss="hinge", n_critic=2, d_spectral_norm=True, **common)
     raise SystemExit(f"unknown variant {variant}")
 
 
@@ -137,7 +139,7 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     ap.add_argument("--variants", nargs="+", default=["best"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--max-steps", type=int, default=3000)
+    ap.add_argument("--max-steps", type=int, default=6000, help="3000 of them warm-up (the recorded runs)")
     ap.add_argument("--max-seconds", type=float, default=1500.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="10k training images, 600 steps")
