@@ -245,10 +245,10 @@ def _best_candidates(G, adapter, x, n_candidates, lam, clip, gen) -> Tensor:
     """(B, K, d): for each sample and mode, the lowest-loss of ``n_candidates`` prior draws."""
     B, K = x.shape[0], adapter.n_modes
     modes = torch.arange(K, device=x.device).repeat(B, 1).reshape(-1)
+    xs = x.unsqueeze(1).expand(B, K, *x.shape[1:]).reshape(B * K, *x.shape[1:])
     best_u, best_loss = None, None
     for _ in range(n_candidates):
         u = adapter.init(modes, gen).clamp(-clip, clip)
-        xs = x.unsqueeze(1).expand(B, K, *x.shape[1:]).reshape(B * K, *x.shape[1:])
         loss = _row_loss(G, adapter, u, modes, xs, lam)
         if best_u is None:
             best_u, best_loss = u, loss
