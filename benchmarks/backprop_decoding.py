@@ -155,20 +155,19 @@ def section(records: list[dict], note: str = "") -> str:
         lines.append(f"| backprop decoding, restarts started at the encoder's z_n | {ms('backprop_encoder_start', 'acc')} "
                      f"| {ms('backprop_encoder_start', 'nmi')} | {ms('backprop_encoder_start', 'ari')} "
                      f"| {mean_std([r['backprop_encoder_start_seconds'] for r in warm], 0)} |")
-    tuned = [r for r in records if "backprop_encoder_start_tuned" in r]
-    if tuned:
-        lams = ", ".join(f"{r['backprop_encoder_start_tuned']['lam']:g}" for r in tuned)
-        lines.append(f"| same, lambda chosen on 300 training images (chosen: {lams}) "
-                     f"| {ms('backprop_encoder_start_tuned', 'acc')} | {ms('backprop_encoder_start_tuned', 'nmi')} "
-                     f"| {ms('backprop_encoder_start_tuned', 'ari')} "
-                     f"| {mean_std([r['backprop_encoder_start_tuned']['seconds'] for r in tuned], 0)} |")
-    cand = [r for r in records if "backprop_candidates_tuned" in r]
-    if cand:
-        lams = ", ".join(f"{r['backprop_candidates_tuned']['lam']:g}" for r in cand)
-        lines.append(f"| backprop decoding from the prior, best of {CANDIDATES} draws per restart, lambda chosen the same "
-                     f"way (chosen: {lams}) | {ms('backprop_candidates_tuned', 'acc')} "
-                     f"| {ms('backprop_candidates_tuned', 'nmi')} | {ms('backprop_candidates_tuned', 'ari')} "
-                     f"| {mean_std([r['backprop_candidates_tuned']['seconds'] for r in cand], 0)} |")
+    # the rows whose lambda was chosen on training images: (record key, table label, gap sentence)
+    tuned_rows = (
+        ("backprop_encoder_start_tuned", "same, lambda chosen on 300 training images",
+         "Same, lambda chosen on training images"),
+        ("backprop_candidates_tuned", f"backprop decoding from the prior, best of {CANDIDATES} draws per restart, "
+         "lambda chosen the same way", f"From the prior with {CANDIDATES} candidates and lambda chosen on training images"),
+    )
+    for key, label, _ in tuned_rows:
+        rs = [r for r in records if key in r]
+        if rs:
+            lams = ", ".join(f"{r[key]['lam']:g}" for r in rs)
+            lines.append(f"| {label} (chosen: {lams}) | {ms(key, 'acc')} | {ms(key, 'nmi')} | {ms(key, 'ari')} "
+                         f"| {mean_std([r[key]['seconds'] for r in rs], 0)} |")
     ceil = [r for r in records if "nearest_train_l1" in r]
     if ceil:
         lines.append(f"| ceiling: label of the nearest training digit (mean L1), i.e. a generator that reproduced the "
@@ -184,14 +183,11 @@ def section(records: list[dict], note: str = "") -> str:
     if warm:
         lines.append(f"Started at the encoder's z_n (`start='encoder'`, ours): encoder minus backprop ACC "
                      f"{mean_std(gap_warm)} ({'within' if abs(np.mean(gap_warm)) <= 0.02 else 'NOT within'} 0.02).")
-    if tuned:
-        gap_t = [r["encoder"]["acc"] - r["backprop_encoder_start_tuned"]["acc"] for r in tuned]
-        lines.append(f"Same, lambda chosen on training images: encoder minus backprop ACC {mean_std(gap_t)} "
-                     f"({'within' if abs(np.mean(gap_t)) <= 0.02 else 'NOT within'} 0.02).")
-    if cand:
-        gap_k = [r["encoder"]["acc"] - r["backprop_candidates_tuned"]["acc"] for r in cand]
-        lines.append(f"From the prior with {CANDIDATES} candidates and lambda chosen on training images: encoder minus "
-                     f"backprop ACC {mean_std(gap_k)} ({'within' if abs(np.mean(gap_k)) <= 0.02 else 'NOT within'} 0.02).")
+    for key, _, sentence in tuned_rows:
+        gap_t = [r["encoder"]["acc"] - r[key]["acc"] for r in records if key in r]
+        if gap_t:
+            lines.append(f"{sentence}: encoder minus backprop ACC {mean_std(gap_t)} "
+                         f"({'within' if abs(np.mean(gap_t)) <= 0.02 else 'NOT within'} 0.02).")
     if ceil:
         gap_c = [r["encoder"]["acc"] - r["nearest_train_l1"]["acc"] for r in ceil]
         lines.append(f"Encoder minus the 1-NN ceiling: {mean_std(gap_c)}.")
