@@ -132,6 +132,19 @@ def test_stacked_mnist_hand_cases():
     two = stacked_mnist_metrics(np.array([[1, 2, 3], [9, 9, 9]] * 5))
     assert two.modes == 2 and two.kl_log10 == pytest.approx(math.log10(500))
     assert "modes 2/1000" in str(two)
+    assert collapsed.channel_kl_log10 == pytest.approx((1.0, 1.0, 1.0))
+
+
+def test_stacked_mnist_channel_kls_split_digit_preference_from_channel_dependence():
+    rng = np.random.default_rng(0)
+    skewed = rng.choice(10, size=(20_000, 3), p=[0.3] + [0.7 / 9] * 9)  # independent channels, one favourite digit
+    m = stacked_mnist_metrics(skewed)
+    assert min(m.channel_kl_log10) > 0.05
+    assert m.kl_log10 == pytest.approx(sum(m.channel_kl_log10), abs=0.02)  # total correlation ~ 0
+    d = np.arange(1000) % 100  # uniform digits, but channel 2 copies channel 1: 100 of the 1000 modes
+    copied = stacked_mnist_metrics(np.stack([d // 10, d % 10, d % 10], axis=1))
+    assert copied.channel_kl_log10 == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
+    assert copied.kl_log10 == pytest.approx(1.0)  # all of it is the channels' dependence
 
 
 @pytest.mark.parametrize("digits", [np.zeros((4, 2), int), np.full((4, 3), 10), np.zeros((4, 3)), np.zeros((0, 3), int)])
