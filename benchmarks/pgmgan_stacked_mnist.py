@@ -30,6 +30,7 @@ from sklearn.metrics import normalized_mutual_info_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, append_row, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
+from gancluster.checkpoint import save_file  # noqa: E402
 from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
 from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
 from gancluster.methods.pgmgan import PGMGANMethod  # noqa: E402
@@ -39,6 +40,7 @@ from gancluster.priors import check_priors  # noqa: E402
 from gancluster.train import TrainConfig, Trainer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
+CACHE = ROOT / "benchmarks" / ".cache"  # each run's final weights, for sampling studies without retraining
 FIGURES = ROOT / "benchmarks" / "figures"  # one curve figure per section: <section>.png
 
 
@@ -67,7 +69,7 @@ def coverage(method: PGMGANMethod, clf, n: int, seed: int) -> dict[str, float]:
         x, _ = method.generate(min(1000, n - start), rng)
         xs.append(x)
     m = stacked_mnist_metrics(predict_channels(clf, torch.cat(xs)))
-    return {"modes": m.modes, "kl": m.kl_log10, "accept": method.last_accept_rate}
+    return {"modes": m.modes, "kl": m.kl_log10, "channel_kl": list(m.channel_kl_log10), "accept": method.last_accept_rate}
 
 
 def main() -> None:
@@ -82,7 +84,8 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (YAML scalars)")
     ap.add_argument("--widths", type=int, nargs=2, default=[16, 32], help="i-ResNet bottleneck widths per stage")
     ap.add_argument("--blocks", type=int, default=1, help="i-ResNet blocks per stage")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads per process; --report-only merges only rows run with this many")
     ap.add_argument("--quick", action="store_true", help="10k images, 3 minutes")
     ap.add_argument("--section", default="pgmgan-stacked-mnist")
     ap.add_argument("--note", default="")
@@ -93,11 +96,12 @@ def main() -> None:
     extra = parse_overrides(args.set)
     if args.report_only:
         newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: (
-            r["minutes"] == args.minutes and r["k"] == args.k and row_extra(r) == extra))
+            r["minutes"] == args.minutes and r["k"] == args.k and row_extra(r) == extra
+            and r.get("threads") == args.threads))
         missing = [s for s in args.seeds if s not in newest]
         if missing:
             raise SystemExit(f"no stored run for seed(s) {missing} with --minutes {args.minutes:g} --k {args.k} "
-                             f"--set {extra} in {RESULTS}")
+                             f"--threads {args.threads} --set {extra} in {RESULTS}")
         runs = [newest[s] for s in args.seeds]
         text = report(runs, args, runs[0]["params"], sum(r["wall_seconds"] for r in runs), runs[0]["command"])
         print(text)
@@ -145,6 +149,9 @@ def main() -> None:
         for rec, h in zip(curve, [h for h in result.history if "eval" in h]):
             rec["seconds"] = h["seconds"]
         final = coverage(method, clf, 50_000, seed + 2)
+        if not args.no_write:
+            save_file(CACHE / f"pgmgan_stacked_mnist_{args.section}_s{seed}.safetensors", method.state_dict(),
+                      {"settings": method.settings_dict(), "k": args.k, "seed": seed})
         run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
                "train_seconds": result.seconds, "curve": curve, "final": final, "wall_seconds": time.time() - t,
                "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params, "extra": extra,
@@ -198,18 +205,21 @@ def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
         "",
         "Modes / KL (log10, PacGAN's definition) from the shipped MNIST classifier (test accuracy "
         f"{load_domain_classifier('mnist').info.get('test_accuracy', '?')}) on each channel; curve points on "
-        "10,000 samples, final on 50,000. Partitioner NMI (sklearn arithmetic mean) against the 1000 mode labels.",
+        "10,000 samples, final on 50,000. Partitioner NMI (sklearn arithmetic mean) against the 1000 mode labels. "
+        "Channel KLs: each channel's digit frequencies against uniform; the final KL is their sum plus the "
+        "channels' total correlation. `accept`: share of first draws already inside their partition.",
         "",
-        "| seed | partitioner s | partitioner NMI (paper 0.48) | GAN steps | final modes | final KL |",
-        "|---|---|---|---|---|---|",
+        "| seed | partitioner s | partitioner NMI (paper 0.48) | GAN steps | final modes | final KL | channel KLs | accept |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
+        channels = " / ".join(f"{v:.3f}" for v in r["final"]["channel_kl"]) if "channel_kl" in r["final"] else "-"
         lines.append(f"| {r['seed']} | {r['partitioner_seconds']:.0f} | {r['nmi']:.3f} | {r['steps']} | "
-                     f"{r['final']['modes']} | {r['final']['kl']:.3f} |")
+                     f"{r['final']['modes']} | {r['final']['kl']:.3f} | {channels} | {r['final']['accept']:.3f} |")
     if len(runs) > 1:
         lines.append(f"| mean | {mean_std([r['partitioner_seconds'] for r in runs], 0)} | "
                      f"{mean_std([r['nmi'] for r in runs])} | | {mean_std([r['final']['modes'] for r in runs], 1)} | "
-                     f"{mean_std([r['final']['kl'] for r in runs])} |")
+                     f"{mean_std([r['final']['kl'] for r in runs])} | | {mean_std([r['final']['accept'] for r in runs])} |")
     lines += ["", "Modes (KL) against GAN training time, 10,000 samples:", ""]
     for r in runs:
         pts = ", ".join(f"{c['seconds'] / 60:.0f} min: {c['modes']} ({c['kl']:.2f})" for c in r["curve"] if "seconds" in c)
