@@ -196,7 +196,8 @@ def plot_curves(runs: list[dict], path: Path) -> None:
 
 def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     lines = [
-        "## PGMGAN on Stacked-MNIST (issue 5)" + (f", with {row_extra(runs[0])}" if row_extra(runs[0]) else ""),
+        f"## PGMGAN on Stacked-MNIST (issue 5), {runs[0].get('threads', '?')} torch thread(s) per run"
+        + (f", with {row_extra(runs[0])}" if row_extra(runs[0]) else ""),
         "",
         f"`{cmd}` — seeds {[r['seed'] for r in runs]}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
         f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, {runs[0].get('threads', '?')} thread(s), "
