@@ -232,7 +232,10 @@ def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
     modes = np.mean([r["final"]["modes"] for r in runs])
     kl = np.mean([r["final"]["kl"] for r in runs])
     ok = modes >= 1000 and kl <= 0.05 and args.minutes <= 60
-    lines += ["", f"Bar (1000/1000 modes, KL <= 0.05 within 60 min): {'**reached**' if ok else '**not reached**'} "
+    verdict = "**reached**" if ok else "**not reached**"
+    if len(runs) < 3:  # the bar is a mean over 3 seeds
+        verdict = f"{'met' if ok else 'not met'} on {len(runs)} seed(s), **not established** (the bar is a mean over 3 seeds)"
+    lines += ["", f"Bar (1000/1000 modes, KL <= 0.05 within 60 min): {verdict} "
                   f"(mean {modes:.1f} modes, KL {kl:.3f} after {args.minutes:g} min)."]
     return "\n".join(lines)
 
