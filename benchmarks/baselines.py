@@ -56,7 +56,7 @@ def gan_rows(dataset: str) -> list[tuple[str, list[dict], str]]:
                          "seconds": r["train_seconds"], "seed": r["seed"]} for r in latest.values()], "ClusterGAN"))
     gm = ROOT / "benchmarks" / "results" / "gmgan_mnist.jsonl"
     if gm.exists():
-        recs = read_rows(gm)
+        recs = [r for r in read_rows(gm) if r.get("section", "gmgan_mnist") == "gmgan_mnist"]  # not diagnosis runs
         for variant in ("best", "faithful"):
             rs = [r for r in recs if r["dataset"] == dataset and r["variant"] == variant and not r["quick"]]
             if rs:

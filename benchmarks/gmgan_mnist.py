@@ -103,7 +103,7 @@ def run(dataset: str, variant: str, seed: int, args: argparse.Namespace) -> dict
     return rec
 
 
-def section(records: list[dict], title: str = MAIN_TITLE, note: str = "") -> str:
+def section(records: list[dict], title: str, note: str = "") -> str:
     lines = [
         f"## {title}",
         "",
@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k training images, 600 steps")
     ap.add_argument("--section", default=MAIN_SECTION,
                     help="BENCHMARKS.md section; it is rebuilt from the stored rows that ran under the same name")
-    ap.add_argument("--title", default=None, help="the section's heading (default: the main section's)")
+    ap.add_argument("--title", default=MAIN_TITLE, help="the section's heading")
     ap.add_argument("--note", default="", help="a reading printed under the table")
     ap.add_argument("--report-only", action="store_true", help="no training: rebuild --section from the stored rows")
     args = ap.parse_args()
@@ -180,7 +180,7 @@ def write_report(args: argparse.Namespace) -> None:
     records = [r for r in read_rows(RESULTS) if r.get("section", MAIN_SECTION) == args.section]
     if not records:
         raise SystemExit(f"no stored rows for section {args.section!r} in {RESULTS}")
-    write_section(args.section, section(records, args.title or MAIN_TITLE, note=args.note))
+    write_section(args.section, section(records, args.title, note=args.note))
 
 
 if __name__ == "__main__":
