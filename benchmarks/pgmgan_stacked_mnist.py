@@ -106,9 +106,9 @@ def main() -> None:
                              f"--threads {args.threads} --set {extra} in {RESULTS}")
         runs = [newest[s] for s in args.seeds]
         text = report(runs, args, runs[0]["params"], sum(r["wall_seconds"] for r in runs), runs[0]["command"])
-        print(text)
-        if not args.no_write:
+        if not args.no_write:  # before printing: a closed pipe (| head) must not lose the section
             write_section(args.section, text)
+        print(text)
         return
     torch.set_num_threads(args.threads)
     if args.quick:
@@ -163,9 +163,9 @@ def main() -> None:
         if not args.no_write:
             append_row(RESULTS, run)
     text = report(runs, args, params, time.time() - t0, command())
-    print(text)
     if not args.no_write:
         write_section(args.section, text)
+    print(text)
 
 
 def plot_curves(runs: list[dict], path: Path) -> None:
