@@ -132,7 +132,7 @@ def section(records: list[dict], title: str, note: str = "") -> str:
             f"| {int(np.mean([r['steps'] for r in rs]))} | {np.mean([r['train_seconds'] for r in rs]):.0f} "
             f"| {mean_std(acc)} | {mean_std([r['test_nmi'] for r in rs])} | {mean_std([r['test_ari'] for r in rs])} "
             f"| {mean_std_of(rs, 'guide_acc')} | {mean_std_of(rs, 'scratch_alg2_acc')} | {mean_std_of(rs, 'plain_alg2_acc')} | {mean_std_of(rs, 'diversity_ratio')} "
-            f"| {mean_std_of(rs, 'fid_domain')} | {PAPER[ds][0]} / {PAPER[ds][1]} "
+            f"| {mean_std_of(rs, 'fid_domain', 1)} | {PAPER[ds][0]} / {PAPER[ds][1]} "
             f"| {BARS[ds]}: {verdict} |"
         )
     cmds = sorted({r.get("command", "") for r in records})
