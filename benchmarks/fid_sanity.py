@@ -170,9 +170,9 @@ def main() -> None:
     lines += ["", f"Command: `{command()}`; wall time {time.time() - t0:.0f} s (includes cached statistics if any); "
               f"{machine()} (shared, loaded machine)."]  # fmt: skip
     body = "\n".join(lines)
-    print(body)
-    if not args.quick:
+    if not args.quick:  # before printing: a closed pipe (| head) must not lose the section
         write_section("fid-sanity", body)
+    print(body)
 
 
 if __name__ == "__main__":
