@@ -43,6 +43,7 @@ from gancluster.train import TrainConfig, Trainer  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
 CACHE = ROOT / "benchmarks" / ".cache"  # each run's final weights, for sampling studies without retraining
 FIGURES = ROOT / "benchmarks" / "figures"  # one curve figure per section: <section>.png
+STACKED_SHAPE = (3, 28, 28)
 
 
 def base_params(k: int, quick: bool) -> dict:
@@ -59,6 +60,19 @@ def row_extra(row: dict) -> dict:
     """The --set parameters of a stored row (rows before 2026-11-30 kept them inside "params" only)."""
     base = base_params(row["k"], quick=False)
     return row.get("extra", {k: v for k, v in row["params"].items() if k not in base})
+
+
+def row_n_critic(row: dict) -> int:
+    """Critic steps per generator step of a stored row. Rows store the resolved value since 2026-12-01;
+    before that the 28x28 recipe had 2, so rows with the same --set but another recipe stay apart."""
+    return int(row.get("n_critic", row_extra(row).get("n_critic", 2)))
+
+
+def resolved_n_critic(params: dict) -> int:
+    """The critic steps the current recipe gives Stacked-MNIST with these PGMGAN parameters."""
+    est = PGMGAN(**params)
+    est._check_params()
+    return int(est.settings(STACKED_SHAPE).n_critic)
 
 
 @torch.no_grad()
@@ -96,14 +110,15 @@ def main() -> None:
                     help="no training: rebuild the section from the newest stored row of each of --seeds")
     args = ap.parse_args()
     extra = parse_overrides(args.set)
+    n_critic = resolved_n_critic({**base_params(args.k, args.quick), **extra})
     if args.report_only:
         newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: (
             r["minutes"] == args.minutes and r["k"] == args.k and row_extra(r) == extra
-            and r.get("threads") == args.threads))
+            and r.get("threads") == args.threads and row_n_critic(r) == n_critic))
         missing = [s for s in args.seeds if s not in newest]
         if missing:
             raise SystemExit(f"no stored run for seed(s) {missing} with --minutes {args.minutes:g} --k {args.k} "
-                             f"--threads {args.threads} --set {extra} in {RESULTS}")
+                             f"--threads {args.threads} --set {extra} ({n_critic} critic step(s)) in {RESULTS}")
         runs = [newest[s] for s in args.seeds]
         text = report(runs, args, runs[0]["params"], sum(r["wall_seconds"] for r in runs), runs[0]["command"])
         if not args.no_write:  # before printing: a closed pipe (| head) must not lose the section
@@ -157,6 +172,7 @@ def main() -> None:
         run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
                "train_seconds": result.seconds, "curve": curve, "final": final, "wall_seconds": time.time() - t,
                "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params, "extra": extra,
+               "n_critic": int(settings.n_critic),
                "command": command(), "machine": machine()}
         runs.append(run)
         print(json.dumps(run), flush=True)
@@ -202,6 +218,7 @@ def report(runs: list[dict], args, params: dict, wall: float, cmd: str) -> str:
         + (f", with {row_extra(runs[0])}" if row_extra(runs[0]) else ""),
         "",
         f"`{cmd}` — seeds {[r['seed'] for r in runs]}, {args.n_samples} images, k = {args.k}, PGMGAN params {params}, "
+        f"{row_n_critic(runs[0])} critic step(s) per generator step, "
         f"i-ResNet partitioner widths {args.widths} x {args.blocks} block(s) per stage, {runs[0].get('threads', '?')} thread(s), "
         f"GAN budget {args.minutes:g} min of training time per seed; wall {wall / 60:.1f} min summed over seeds on "
         f"{runs[0].get('machine', machine())}. {args.note}",
