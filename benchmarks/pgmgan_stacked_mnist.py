@@ -200,7 +200,7 @@ def plot_curves(runs: list[dict], path: Path) -> None:
     left.axhline(1000, color="grey", linestyle=":", label="all 1000 modes")
     right.axhline(0.05, color="grey", linestyle=":", label="bar, KL 0.05")
     left.set_ylabel("modes (10,000 samples)")
-    right.set_ylabel("KL (log10)")
+    right.set_ylabel("KL (log10, 10,000 samples; the bar is on 50,000)")
     right.set_yscale("log")
     for ax in (left, right):
         ax.set_xlabel("GAN training time (min)")
