@@ -155,7 +155,7 @@ def test_conditional_nets_shapes(shape, hidden) -> None:
 
 def test_best_recipe_gives_28x28_images_the_clustergan_gan_settings() -> None:
     image = PGMGAN(recipe="best").settings((3, 28, 28))
-    assert (image.betas, image.n_critic, image.lr_decay, image.latent_dim) == ((0.5, 0.9), 2, False, 40)
+    assert (image.betas, image.n_critic, image.lr_decay, image.latent_dim) == ((0.5, 0.9), 1, False, 40)
     assert image.conv_hidden == 256 and image.guide_reduction == "mean"
     G, _ = build_conditional_gan((3, 28, 28), 4, image.latent_dim, conv_hidden=image.conv_hidden)
     assert G.hidden is not None and G.hidden.out_features == 256
@@ -237,7 +237,7 @@ def test_28x28_files_pin_the_recipe_and_files_from_before_load_with_the_old_one(
     now = PGMGAN(**tiny).fit(X)
     loaded = gancluster.load(now.save(tmp_path / "now.safetensors"), device="cpu")
     assert {k: loaded.get_params()[k] for k in ("latent_dim", "net_hidden", "n_critic")} == {
-        "latent_dim": 40, "net_hidden": 256, "n_critic": 2}
+        "latent_dim": 40, "net_hidden": 256, "n_critic": 1}
     old = dict(latent_dim=128, n_critic=1, lr_decay=True, guide_reduction="sum", net_hidden=0)
     then = PGMGAN(**tiny, **old).fit(X)
     tensors, meta = load_file(then.save(tmp_path / "then.safetensors"))
