@@ -153,7 +153,7 @@ def test_conditional_nets_shapes(shape, hidden) -> None:
     assert not torch.allclose(G(z, torch.zeros(5, dtype=torch.long)), G(z, torch.ones(5, dtype=torch.long)))
 
 
-def test_best_recipe_gives_28x28_images_the_clustergan_gan_settings() -> None:
+def test_best_recipe_gives_28x28_images_the_clustergan_gan_settings_with_one_critic_step() -> None:
     image = PGMGAN(recipe="best").settings((3, 28, 28))
     assert (image.betas, image.n_critic, image.lr_decay, image.latent_dim) == ((0.5, 0.9), 1, False, 40)
     assert image.conv_hidden == 256 and image.guide_reduction == "mean"

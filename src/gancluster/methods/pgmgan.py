@@ -110,12 +110,11 @@ class PGMGANSettings:
         - 32x32 / 48x48 images: the lean ResNet width ``ch`` (32 / 64 instead of 256 / 512).
         - 28x28 images take ClusterGAN's GAN settings instead (Adam (0.5, 0.9), no lr decay, latent 40,
           a 256-unit hidden layer in G; but one critic step, not its 2) and the official code's
-          ``mean`` guide reduction: with the
-          settings above the GAN collapses on Stacked-MNIST, and at k = 200 the paper's sum over
-          partitions weighs the guide 200x the official code's. Turning ``lr_decay`` back on doubled
-          Stacked-MNIST's KL (0.128 vs 0.063, seed 0): the generator was still learning. One critic
-          step (ClusterGAN's recipe has 2) gives the generator 1.5x the steps in the hour and lowered
-          that KL to 0.048 (mean of 3 seeds) from 0.064 with 2.
+          ``mean`` guide reduction: with the settings above the GAN collapses on Stacked-MNIST, and at
+          k = 200 the paper's sum over partitions weighs the guide 200x the official code's. Turning
+          ``lr_decay`` back on doubled Stacked-MNIST's KL (0.128 vs 0.063, seed 0, 2 critic steps): the
+          generator was still learning. One critic step gives the generator 1.5x the steps in the hour
+          and lowered that KL to 0.048 (mean of 3 seeds) from 0.064 with 2.
 
         ``ema_decay`` stays 0 (G's last weights) in both recipes: a moving average of G's weights
         (0.999) changed the 2-D high-quality rate by -0.07 to +0.03 points per run and made
