@@ -23,39 +23,26 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, append_row, command, machine, mean_std, newest_rows, parse_overrides, write_section  # noqa: E402
 
 from gancluster.checkpoint import save_file  # noqa: E402
-from gancluster.classifier import load_domain_classifier, predict_channels  # noqa: E402
-from gancluster.data_stacked import make_stacked_mnist  # noqa: E402
-from gancluster.methods.pgmgan import PGMGANMethod  # noqa: E402
-from gancluster.metrics.modes import stacked_mnist_metrics  # noqa: E402
-from gancluster.pgmgan import PGMGAN  # noqa: E402
-from gancluster.priors import check_priors  # noqa: E402
-from gancluster.train import TrainConfig, Trainer  # noqa: E402
+from gancluster.classifier import load_domain_classifier  # noqa: E402
+from gancluster.experiments.stacked_mnist import (  # noqa: E402
+    LEAN_PARTITIONER,
+    base_params,
+    resolved_n_critic,
+    run_stacked_mnist,
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "pgmgan_stacked_mnist.jsonl"
 CACHE = ROOT / "benchmarks" / ".cache"  # each run's final weights, for sampling studies without retraining
 FIGURES = ROOT / "benchmarks" / "figures"  # one curve figure per section: <section>.png
-STACKED_SHAPE = (3, 28, 28)
-
-
-def base_params(k: int, quick: bool) -> dict:
-    """The benchmark's own PGMGAN parameters; --set adds to them (a row's "extra")."""
-    # batch 64 as in the run that showed the 28x28 GAN recovering from its collapsed phase (BENCHMARKS.md)
-    params = dict(n_clusters=k, device="cpu", batch_size=64, partition_subset=10_000, pretext_steps=300,
-                  scan_steps=1000)
-    if quick:
-        params.update(pretext_steps=50, scan_steps=100, partition_subset=2000)
-    return params
 
 
 def row_extra(row: dict) -> dict:
@@ -79,25 +66,6 @@ def same_config(row: dict, extra: dict, n_critic: int) -> bool:
     return other(row_extra(row)) == other(extra) and row_n_critic(row) == n_critic
 
 
-def resolved_n_critic(params: dict) -> int:
-    """The critic steps the current recipe gives Stacked-MNIST with these PGMGAN parameters."""
-    est = PGMGAN(**params)
-    est._check_params()
-    return int(est.settings(STACKED_SHAPE).n_critic)
-
-
-@torch.no_grad()
-def coverage(method: PGMGANMethod, clf, n: int, seed: int) -> dict[str, float]:
-    method.eval()
-    rng = torch.Generator().manual_seed(seed)
-    xs = []
-    for start in range(0, n, 1000):
-        x, _ = method.generate(min(1000, n - start), rng)
-        xs.append(x)
-    m = stacked_mnist_metrics(predict_channels(clf, torch.cat(xs)))
-    return {"modes": m.modes, "kl": m.kl_log10, "channel_kl": list(m.channel_kl_log10), "accept": method.last_accept_rate}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -110,8 +78,9 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=200)
     ap.add_argument("--n-samples", type=int, default=100_000)
     ap.add_argument("--set", nargs="*", default=[], help="extra PGMGAN params as key=value (YAML scalars)")
-    ap.add_argument("--widths", type=int, nargs=2, default=[16, 32], help="i-ResNet bottleneck widths per stage")
-    ap.add_argument("--blocks", type=int, default=1, help="i-ResNet blocks per stage")
+    ap.add_argument("--widths", type=int, nargs=2, default=list(LEAN_PARTITIONER["widths"]),
+                    help="i-ResNet bottleneck widths per stage")
+    ap.add_argument("--blocks", type=int, default=LEAN_PARTITIONER["blocks"], help="i-ResNet blocks per stage")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads per process; --report-only merges only rows run with this many")
     ap.add_argument("--quick", action="store_true", help="10k images, 3 minutes")
@@ -138,56 +107,19 @@ def main() -> None:
         print(text)
         return
     torch.set_num_threads(args.threads)
-    if args.steps is None:
-        args.steps = 34_000 if n_critic == 1 else 20_000
     if args.quick:
         args.n_samples, args.minutes, args.eval_every, args.steps = 10_000, 3.0, 60.0, 600
     params = {**base_params(args.k, args.quick), **extra}
-    clf = load_domain_classifier("mnist")
     t0 = time.time()
     runs = []
     for seed in args.seeds:
-        data = make_stacked_mnist(args.n_samples, seed=seed)
-        x = torch.from_numpy(data.X)
-        est = PGMGAN(random_state=seed, max_steps=args.steps, **params)
-        est._check_params()
-        settings = est.settings(tuple(x.shape[1:]))
-        # a leaner i-ResNet than the default (2 stages x 2 blocks, widths 32/64): CPU budget
-        settings.partitioner = replace(settings.partitioner, image_widths=tuple(args.widths), image_depth=args.blocks)
-        torch.manual_seed(seed)
-        method = PGMGANMethod(settings, args.k, tuple(x.shape[1:]), check_priors(None, args.k))
-        curve = []
-
-        def evaluate(m: PGMGANMethod, seed=seed, curve=curve) -> dict[str, float]:
-            out = coverage(m, clf, 10_000, seed + 1)
-            out["steps"] = int(m.steps_done)
-            curve.append(out)
-            print("eval", out, flush=True)
-            return out
-
-        cfg = TrainConfig(max_steps=args.steps, max_seconds=60 * args.minutes, batch_size=int(est.batch_size), seed=seed,
-                          eval_every_seconds=args.eval_every, log_every=200)
-        trainer = Trainer(method, x, cfg, evaluate=evaluate)
-        t = time.time()
-        result = trainer.fit()  # prepare() trains the partitioner first (not counted as training time)
-        part_seconds = float(method.partitioner_seconds)
-        labels = method.train_labels.numpy()
-        nmi = normalized_mutual_info_score(data.y, labels)
-        print(f"seed {seed}: partitioner {part_seconds:.0f} s, NMI vs 1000 modes {nmi:.3f}, "
-              f"partitions used {np.unique(labels).size}, fit wall {time.time() - t:.0f} s", flush=True)
-        for rec in method.prepare_log[-4:]:
-            print(rec, flush=True)
-        for rec, h in zip(curve, [h for h in result.history if "eval" in h]):
-            rec["seconds"] = h["seconds"]
-        final = coverage(method, clf, 50_000, seed + 2)
+        run, method = run_stacked_mnist(seed, params=params, n_samples=args.n_samples, minutes=args.minutes,
+                                        steps=args.steps, eval_every=args.eval_every, widths=tuple(args.widths),
+                                        blocks=args.blocks, log=lambda line: print(line, flush=True))
         if not args.no_write:
             save_file(CACHE / f"pgmgan_stacked_mnist_{args.section}_s{seed}.safetensors", method.state_dict(),
                       {"settings": method.settings_dict(), "k": args.k, "seed": seed})
-        run = {"seed": seed, "partitioner_seconds": part_seconds, "nmi": nmi, "steps": result.steps,
-               "train_seconds": result.seconds, "curve": curve, "final": final, "wall_seconds": time.time() - t,
-               "minutes": args.minutes, "k": args.k, "threads": args.threads, "params": params, "extra": extra,
-               "n_critic": int(settings.n_critic),
-               "command": command(), "machine": machine()}
+        run.update({"threads": args.threads, "params": params, "extra": extra, "command": command(), "machine": machine()})
         runs.append(run)
         print(json.dumps(run), flush=True)
         if not args.no_write:

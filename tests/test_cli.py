@@ -128,7 +128,7 @@ def test_datasets_lists_builtins(capsys) -> None:
 def test_reproduce_lists_every_paper_table_and_refuses_unknown_ones(capsys) -> None:
     assert main(["reproduce", "--list"]) == 0
     listed = capsys.readouterr().out
-    for table in ("clustergan-mnist", "clustergan-fashion", "nemgan-table1", "pgmgan-toy"):
+    for table in ("clustergan-mnist", "clustergan-fashion", "nemgan-table1", "pgmgan-toy", "pgmgan-stacked-mnist"):
         assert table in listed
     assert main(["reproduce", "no-such-table"]) == 2
     assert "unknown table" in capsys.readouterr().err

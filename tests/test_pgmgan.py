@@ -9,7 +9,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from torch import nn
 
 import gancluster
-from gancluster.errors import CheckpointError, GanclusterError
+from gancluster.errors import CheckpointError, DataNotFoundError, GanclusterError
 from gancluster.nets_conditional import build_conditional_gan
 from gancluster.partition import (
     LambdaSchedule,
@@ -350,3 +350,22 @@ def test_bad_input_is_refused_clearly() -> None:
         small(guide_weight=-1.0).fit(X)
     with pytest.raises(GanclusterError, match="partitions"):
         small(partitions="bogus").fit(X)
+
+
+def test_stacked_mnist_experiment_runs_tiny_and_records_its_resolved_settings() -> None:
+    """The function behind the benchmark and `gancluster reproduce pgmgan-stacked-mnist`, shrunk."""
+    from gancluster.experiments.stacked_mnist import base_params, default_steps, run_stacked_mnist
+
+    params = {**base_params(4, quick=True), "partition_subset": 120, "pretext_steps": 2, "scan_steps": 2,
+              "batch_size": 16}
+    lines: list[str] = []
+    try:
+        run, method = run_stacked_mnist(0, params=params, n_samples=120, minutes=5.0, steps=3, eval_every=None,
+                                        eval_samples=100, final_samples=200, log=lines.append)
+    except DataNotFoundError as exc:
+        pytest.skip(f"MNIST not installed here: {exc}")
+    assert run["steps"] == 3 and run["max_steps"] == 3 and run["n_critic"] == 1 and run["k"] == 4
+    assert 1 <= run["final"]["modes"] <= 200 and run["final"]["kl"] >= 0 and len(run["final"]["channel_kl"]) == 3
+    assert 0.0 <= run["nmi"] <= 1.0 and method.steps_done == 3
+    assert any(line.startswith("seed 0: partitioner") for line in lines)
+    assert default_steps(1) > default_steps(2)
