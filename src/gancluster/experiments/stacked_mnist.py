@@ -86,7 +86,8 @@ def run_stacked_mnist(
 ) -> tuple[dict[str, Any], PGMGANMethod]:
     """One seed: partitioner, then the GAN for ``minutes`` of training time (or ``steps``, default
     :func:`default_steps`), with ``eval_samples`` generated for a point of the curve every
-    ``eval_every`` seconds of training (None: no curve) and ``final_samples`` at the end. Returns the run's record and the trained method (for its weights)."""
+    ``eval_every`` seconds of training (None: no curve) and ``final_samples`` at the end.
+    Returns the run's record and the trained method (for its weights)."""
     clf = load_domain_classifier("mnist")
     data = make_stacked_mnist(n_samples, seed=seed)
     x = torch.from_numpy(data.X)
@@ -110,7 +111,8 @@ def run_stacked_mnist(
     cfg = TrainConfig(max_steps=steps, max_seconds=60 * minutes, batch_size=int(est.batch_size), seed=seed,
                       eval_every_seconds=eval_every or 0.0, log_every=200)
     t = time.time()
-    result = Trainer(method, x, cfg, evaluate=None if eval_every is None else evaluate).fit()  # trains the partitioner first (not in the budget)
+    # fit() trains the partitioner first, outside the GAN's time budget
+    result = Trainer(method, x, cfg, evaluate=None if eval_every is None else evaluate).fit()
     labels = method.train_labels.numpy()
     nmi = float(normalized_mutual_info_score(data.y, labels))
     log(f"seed {seed}: partitioner {method.partitioner_seconds:.0f} s, NMI vs 1000 modes {nmi:.3f}, "
