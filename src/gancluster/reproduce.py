@@ -124,7 +124,7 @@ def _pgmgan_stacked_table(budget: str, seeds: Sequence[int]) -> str:
     quick = budget == "quick"
     params = base_params(200, quick)
     minutes = 10.0 if quick else 60.0
-    steps = round(default_steps(resolved_n_critic(params)) * minutes / 60)
+    steps = default_steps(resolved_n_critic(params), minutes)
     runs = [run_stacked_mnist(seed, params=params, minutes=minutes, steps=steps, eval_every=None, log=lambda line: None)[0]
             for seed in seeds]
     lines = [f"### PGMGAN, paper Table 1 (Stacked-MNIST, k = 200; {budget} budget: {minutes:g} min of GAN "
