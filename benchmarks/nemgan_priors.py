@@ -1,6 +1,6 @@
 """Paper 000 Table III: learning the cluster priors from 1% of labels (section III-B2, eq. 5).
 
-    python benchmarks/nemgan_priors.py [--seeds 0 1 2] [--datasets mnist2-3v5-70 mnist2-3v5-90 mnist5]
+    python benchmarks/nemgan_priors.py [--seeds 0 1 2] [--datasets mnist2-3v5-70 mnist2-3v5-90 mnist5 fmnist5]
     python benchmarks/nemgan_priors.py --quick      # one seed, MNIST-2 3v5 70:30, 200 steps
 
 ``alpha`` starts uniform; the inverter ``h`` is trained on the labelled 1% (cross-entropy, plus the
@@ -32,6 +32,8 @@ from gancluster.nemgan import NEMGAN  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "nemgan_priors.jsonl"
 PAPER = {"mnist2-3v5-70": [0.709, 0.291], "mnist2-3v5-90": [0.891, 0.109],
          "mnist5": [0.291, 0.095, 0.419, 0.095, 0.099], "fmnist5": [0.304, 0.096, 0.284, 0.220, 0.096]}
+#: datasets with the issue's bar (every learned prior within 0.01); the paper also reports FMNIST-5
+BARRED = ("mnist2-3v5-70", "mnist2-3v5-90", "mnist5")
 
 
 def run(case_key: str, seed: int, steps: int, fraction: float, gan_seconds: float | None) -> dict:
@@ -42,7 +44,7 @@ def run(case_key: str, seed: int, steps: int, fraction: float, gan_seconds: floa
     # without a GAN budget the run is the prior-learning warm-up alone, all of it
     est = NEMGAN(n_clusters=k, learn_priors=True, label_fraction=fraction, random_state=seed,
                  warmup_steps=steps, max_steps=steps if gan_seconds is None else 10**9, max_seconds=None,
-                 warmup_max_share=1.0 if gan_seconds is None else None)
+                 warmup_max_share=1.0 if gan_seconds is None else None, **case.model_params)
     if gan_seconds is not None:
         est.set_params(max_seconds=gan_seconds)
     t0 = time.perf_counter()
@@ -91,16 +93,18 @@ def section(rows: list[dict], wall: float, note: str) -> str:
     for case_key, rs in by.items():  # the issue's bars are means over seeds; the worst seed is shown beside
         mean_err = float(np.mean([r["max_err"] for r in rs]))
         worst = max(r["max_err"] for r in rs)
-        lines.append(f"- {case_key}: max err {mean_err:.4f} (mean over {len(rs)} seeds) — bar 0.01 "
-                     f"{'reached' if mean_err <= 0.01 else 'NOT reached'}; worst seed {worst:.4f}"
-                     f"{'' if worst <= 0.01 else ' (above 0.01)'}")
+        verdict = (f"bar 0.01 {'reached' if mean_err <= 0.01 else 'NOT reached'}" if case_key in BARRED
+                   else "no bar (the paper's max err: 0.020, on its priors listed as [0.3, 0.1, 0.3, 0.2, 0.1])"
+                   if case_key == "fmnist5" else "no bar")
+        lines.append(f"- {case_key}: max err {mean_err:.4f} (mean over {len(rs)} seeds) — {verdict}; worst seed "
+                     f"{worst:.4f}{'' if worst <= 0.01 else ' (above 0.01)'}")
     return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--datasets", nargs="+", default=["mnist2-3v5-70", "mnist2-3v5-90", "mnist5"], choices=list(CASES))
+    ap.add_argument("--datasets", nargs="+", default=["mnist2-3v5-70", "mnist2-3v5-90", "mnist5", "fmnist5"], choices=list(CASES))
     ap.add_argument("--steps", type=int, default=600, help="prior-learning steps")
     ap.add_argument("--fraction", type=float, default=0.01, help="share of training labels used")
     ap.add_argument("--gan-seconds", type=float, default=None, help="also train the GAN for this long")
