@@ -91,8 +91,8 @@ def main() -> None:
                     help="no training: rebuild the section from the newest stored row of each of --seeds")
     args = ap.parse_args()
     extra = parse_overrides(args.set)
-    n_critic = resolved_n_critic({**base_params(args.k, args.quick), **extra})
     if args.report_only:
+        n_critic = resolved_n_critic({**base_params(args.k, args.quick), **extra})
         newest = newest_rows(RESULTS, key=lambda r: r["seed"], keep=lambda r: (
             r["minutes"] == args.minutes and r["k"] == args.k and r.get("threads") == args.threads
             and same_config(r, extra, n_critic)))
