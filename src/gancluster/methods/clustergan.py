@@ -85,7 +85,7 @@ class ClusterGANSettings:
     warmup_max_share: float = 0.5
     real_self_label: float = 0.0
     real_self_label_threshold: float = 0.99
-    real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_graph: Literal["auto", "pixels", "deskewed", "hog"] = "auto"
     real_confidence: float = 0.0
     standardize_noise: bool = True
     net: NetConfig = field(default_factory=lambda: NetConfig(d_spectral_norm=True))
@@ -114,8 +114,8 @@ class ClusterGANSettings:
         require(self.warmup_lr > 0, f"warmup_lr must be > 0, got {self.warmup_lr}")
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
-        require(self.real_graph in ("auto", "pixels", "deskewed"),
-                f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
+        require(self.real_graph in real_clusters.REAL_GRAPHS,
+                f"real_graph must be one of {real_clusters.REAL_GRAPHS}, got {self.real_graph!r}")
         require(0 < self.real_self_label_threshold < 1,
                 f"real_self_label_threshold must be in (0, 1), got {self.real_self_label_threshold}")
         require(self.warmup_steps == 0 or self.uses_real_data,

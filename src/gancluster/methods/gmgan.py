@@ -83,7 +83,7 @@ class GMGANSettings:
     warmup_lr: float = 1e-3
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
-    real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_graph: Literal["auto", "pixels", "deskewed", "hog"] = "auto"
     real_confidence: float = 0.0
     samples_per_gaussian: int = 2000
     classifier_steps: int = 600
@@ -134,8 +134,8 @@ class GMGANSettings:
         require(self.warmup_heads >= 1, f"warmup_heads must be >= 1, got {self.warmup_heads}")
         require(0 < self.warmup_max_share <= 1, f"warmup_max_share must be in (0, 1], got {self.warmup_max_share}")
         require(self.real_confidence >= 0, f"real_confidence must be >= 0, got {self.real_confidence}")
-        require(self.real_graph in ("auto", "pixels", "deskewed"),
-                f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
+        require(self.real_graph in real_clusters.REAL_GRAPHS,
+                f"real_graph must be one of {real_clusters.REAL_GRAPHS}, got {self.real_graph!r}")
         require(self.warmup_batch_size >= 1 and self.classifier_batch_size >= 1, "batch sizes must be >= 1")
         require(self.samples_per_gaussian >= 1, f"samples_per_gaussian must be >= 1, got {self.samples_per_gaussian}")
         require(self.classifier_steps >= 0, f"classifier_steps must be >= 0, got {self.classifier_steps}")

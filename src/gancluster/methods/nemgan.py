@@ -114,7 +114,7 @@ class NEMGANSettings:
     warmup_lr: float = 1e-3
     warmup_heads: int = 10
     warmup_max_share: float = 0.5
-    real_graph: Literal["auto", "pixels", "deskewed"] = "auto"
+    real_graph: Literal["auto", "pixels", "deskewed", "hog"] = "auto"
     real_confidence: float = 0.0
     real_self_label: float = 0.0
     real_self_label_threshold: float = 0.99
@@ -182,8 +182,8 @@ class NEMGANSettings:
         require(self.real_self_label >= 0, f"real_self_label must be >= 0, got {self.real_self_label}")
         require(0 < self.real_self_label_threshold < 1,
                 f"real_self_label_threshold must be in (0, 1), got {self.real_self_label_threshold}")
-        require(self.real_graph in ("auto", "pixels", "deskewed"),
-                f"real_graph must be 'auto', 'pixels' or 'deskewed', got {self.real_graph!r}")
+        require(self.real_graph in real_clusters.REAL_GRAPHS,
+                f"real_graph must be one of {real_clusters.REAL_GRAPHS}, got {self.real_graph!r}")
         require(self.beta_y_ramp >= 0, f"beta_y_ramp must be >= 0, got {self.beta_y_ramp}")
         require(not self.conditional_critic or (self.inverter and self.multimodal),
                 "conditional_critic reads real clusters from the inverter's head: it needs inverter=True and multimodal=True")
@@ -295,7 +295,8 @@ class NEMGANMethod(Method):
             if self.in_warmup and not (self.learn_priors and self.labeled_index is None):
                 labelled = (self.labeled_index, self.labeled_y) if self.learn_priors else None
                 self.spectral_targets = real_clusters.spectral_targets(
-                    self.recipe, self.neighbours, self.prior.mode_weights(), labelled)
+                    self.recipe, real_clusters.spectral_graph(self.recipe, data, self.neighbours),
+                    self.prior.mode_weights(), labelled)
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 
