@@ -61,6 +61,7 @@ def run(case_key: str, seed: int, steps: int, fraction: float, gan_seconds: floa
         "n_labeled": int(est.n_labeled_), "true": true.round(4).tolist(), "learned": learned.round(4).tolist(),
         "max_err": prior_error(learned / learned.sum(), true), "naive": naive.round(4).tolist(),
         "naive_max_err": prior_error(naive, true), "train_acc": float((est.labels_ == train.y).mean()),
+        "model_params": case.model_params,
     }
 
 
@@ -109,6 +110,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--note", default="")
+    ap.add_argument("--section", default="nemgan_priors",
+                    help="BENCHMARKS.md section to write (it is rewritten from this invocation's rows only)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,7 +130,7 @@ def main() -> int:
     wall = time.perf_counter() - t0
     text = section(rows, wall, args.note)
     if not args.quick:
-        write_section("nemgan_priors", text)
+        write_section(args.section, text)
     print(text)
     return 0
 
