@@ -69,7 +69,9 @@ def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS
         "generated samples (C1, WGAN). Same networks, recipe and step budget for every variant "
         "(C1C2 / C1C2C3 spend the first `--warmup-steps` of it on the inverter warm-up, which starts from "
         "the spectral partition of the k-NN graph sized by their priors, and train against a "
-        "cluster-conditional critic; FMNIST-5 builds that graph on pixels, the others on deskewed images). "
+        "cluster-conditional critic; the graph is each dataset's `real_graph`: on FMNIST-5 'hog' since "
+        "2026-12-01, neighbours on gradient-orientation histograms and the start on pixels, before it 'pixels'; "
+        "the others 'auto', deskewed images). "
         "What the samples look like: `domain FID` against the real test images on the features of the "
         "project's MNIST / Fashion-MNIST classifier (real vs real about 3; the paper's FID, 4th paper value, "
         "uses features it does not name), and `diversity` inside each latent mode (about 1 when a mode varies "
@@ -171,7 +173,7 @@ def main() -> int:
                                recipe=args.recipe, **budget, **extra)
                 row.pop("_model", None)
                 row.update(judge_train_acc=round(judge_acc, 4), recipe=args.recipe, quick=args.quick,
-                           threads=torch.get_num_threads(), extra=extra)
+                           threads=torch.get_num_threads(), extra=extra, model_params=case.model_params)
                 if not args.seconds:
                     row["steps_asked"] = args.steps
                 append_row(RESULTS, row)
