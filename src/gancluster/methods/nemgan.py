@@ -295,8 +295,7 @@ class NEMGANMethod(Method):
             if self.in_warmup and not (self.learn_priors and self.labeled_index is None):
                 labelled = (self.labeled_index, self.labeled_y) if self.learn_priors else None
                 self.spectral_targets = real_clusters.spectral_targets(
-                    self.recipe, real_clusters.spectral_graph(self.recipe, data, self.neighbours),
-                    self.prior.mode_weights(), labelled)
+                    self.recipe, data, self.neighbours, self.prior.mode_weights(), labelled)
         if self.learn_priors and self.labeled_x is None:
             raise GanclusterError("learn_priors is set but no labelled samples were given")
 

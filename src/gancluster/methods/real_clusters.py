@@ -111,7 +111,7 @@ def neighbour_graph(recipe: RealClusterRecipe, data: Tensor) -> Tensor | None:
     """
     if recipe.agreement <= 0:
         return None
-    in_memory_images = isinstance(data, Tensor) and data.dim() == 4
+    in_memory_images = _in_memory_images(data)
     if recipe.graph == "hog":
         if isinstance(data, Tensor) and not in_memory_images:
             raise GanclusterError(f"real_graph='hog' describes images (N, C, H, W); got data of shape "
@@ -131,23 +131,31 @@ def spectral_graph(recipe: RealClusterRecipe, data: Tensor, graph: Tensor | None
     its prior-sized spectral partition is worse (ACC 0.846 vs 0.896; 60k training images, offline
     check): the start keeps the pixel graph's partition, the agreement term the purer neighbours.
     """
-    if graph is None or recipe.graph != "hog" or not (isinstance(data, Tensor) and data.dim() == 4):
+    if graph is None or recipe.graph != "hog" or not _in_memory_images(data):
         return graph
     return knn_graph(data, recipe.neighbours)
 
 
+def _in_memory_images(data: Any) -> bool:
+    """Image batches (N, C, H, W) in memory; data streamed from disk keep the pixel graph."""
+    return isinstance(data, Tensor) and data.dim() == 4
+
+
 def spectral_targets(
-    recipe: RealClusterRecipe, graph: Tensor | None, priors: Tensor, labelled: tuple[Tensor, Tensor] | None = None,
+    recipe: RealClusterRecipe, data: Tensor, graph: Tensor | None, priors: Tensor,
+    labelled: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor | None:
     """Cluster id per training row (-1: none) for the spectral start of the warm-up.
 
-    With known ``priors``, the prior-sized partition of ``graph``; with ``labelled`` rows (indices,
+    With known ``priors``, the prior-sized partition of :func:`spectral_graph` (``graph``, the
+    agreement term's, or the pixel graph of ``data`` under 'hog'); with ``labelled`` rows (indices,
     labels; priors being learned) the labelled majority of each fine spectral cluster instead. None
     when the term is off, or for fewer than :data:`MIN_SPECTRAL_ROWS` rows (a handful of samples
     makes no graph worth partitioning).
     """
     if recipe.spectral <= 0 or recipe.warmup_steps == 0 or graph is None or graph.shape[0] < MIN_SPECTRAL_ROWS:
         return None
+    graph = spectral_graph(recipe, data, graph)  # built only here, once the start is known to run
     if labelled is not None:
         return labelled_partition(graph, *labelled, n_clusters=priors.shape[0])
     return spectral_partition(graph, priors.detach())
