@@ -32,6 +32,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "nemgan_table1.jsonl"
 FIGURES = ROOT / "benchmarks" / "figures"
 BARS = {"mnist2-3v5-70": 0.98, "mnist2-3v5-90": 0.98, "mnist5": 0.96, "fmnist5": 0.92}
 DEFAULT_STEPS = 1600  # Table I's budget per run (warm-up included)
+DEFAULT_WARMUP = 400  # of which the inverter's warm-up (C1C2 / C1C2C3 on images)
 
 
 def fmt(entry: dict, key: str, digits: int = 3) -> str:
@@ -49,10 +50,12 @@ def steps_asked(row: dict) -> int:
     return int(row.get("steps_asked", row["steps"]))
 
 
-def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS, extra: dict | None = None) -> str:
+def section(rows: list[dict], wall: float, note: str, steps: int = DEFAULT_STEPS, extra: dict | None = None,
+            warmup: int = DEFAULT_WARMUP) -> str:
     summary = summarise(rows)
     order = ordering_holds(summary)
     budget = "" if steps == DEFAULT_STEPS else f", {steps} training steps per run"
+    budget += "" if warmup == DEFAULT_WARMUP else f", warm-up of {warmup} steps"
     budget += f", with {extra}" if extra else ""
     sets = sorted({r["dataset"] for r in rows})
     on = "" if set(sets) == set(BARS) else f" ({', '.join(sets)})"
@@ -129,7 +132,8 @@ def main() -> int:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seconds", type=float, default=None, help="training time budget per run (instead of --steps)")
     ap.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps per run (warm-up included)")
-    ap.add_argument("--warmup-steps", type=int, default=400, help="inverter warm-up steps of C1C2C3 / C1C2")
+    ap.add_argument("--warmup-steps", type=int, default=DEFAULT_WARMUP,
+                    help="inverter warm-up steps of C1C2C3 / C1C2")
     ap.add_argument("--recipe", default="best", choices=["best", "faithful"])
     ap.add_argument("--judge-steps", type=int, default=300)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (1 when sharing the machine)")
@@ -164,6 +168,8 @@ def main() -> int:
         for variant_key in args.variants:
             for seed in args.seeds:
                 suffix = "" if args.steps == DEFAULT_STEPS or args.seconds else f"_{args.steps}-steps"
+                if not args.quick and (extra or args.warmup_steps != DEFAULT_WARMUP):  # probe
+                    suffix += "_probe"
                 grid = FIGURES / f"nemgan_{case_key}_{variant_key}{suffix}.png" if seed == args.seeds[0] else None
                 budget = dict(max_steps=10**9, max_seconds=args.seconds) if args.seconds else dict(max_steps=args.steps)
                 v = VARIANTS[variant_key]
@@ -176,16 +182,20 @@ def main() -> int:
                            threads=torch.get_num_threads(), extra=extra, model_params=case.model_params)
                 if not args.seconds:
                     row["steps_asked"] = args.steps
+                if "warmup_steps" in budget:
+                    row["warmup_steps_asked"] = args.warmup_steps
                 append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - t0
     rows = [r for r in read_rows(RESULTS) if not r.get("quick") and r.get("recipe") == args.recipe
-            and r["dataset"] in shown and r.get("extra", {}) == extra and (args.seconds or steps_asked(r) == args.steps)]
+            and r["dataset"] in shown and r.get("extra", {}) == extra and (args.seconds or steps_asked(r) == args.steps)
+            and r.get("warmup_steps_asked", args.warmup_steps) == args.warmup_steps]
     if args.quick:
         rows = [r for r in read_rows(RESULTS) if r.get("quick")]
     if rows and not args.quick:
-        write_section(args.section or section_name(args.steps), section(rows, wall, args.note, args.steps, extra))
-    print(section(rows, wall, args.note, args.steps, extra))
+        text = section(rows, wall, args.note, args.steps, extra, args.warmup_steps)
+        write_section(args.section or section_name(args.steps), text)
+    print(section(rows, wall, args.note, args.steps, extra, args.warmup_steps))
     return 0
 
 
