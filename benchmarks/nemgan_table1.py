@@ -192,10 +192,10 @@ def main() -> int:
             and r.get("warmup_steps_asked", args.warmup_steps) == args.warmup_steps]
     if args.quick:
         rows = [r for r in read_rows(RESULTS) if r.get("quick")]
+    text = section(rows, wall, args.note, args.steps, extra, args.warmup_steps)
     if rows and not args.quick:
-        text = section(rows, wall, args.note, args.steps, extra, args.warmup_steps)
         write_section(args.section or section_name(args.steps), text)
-    print(section(rows, wall, args.note, args.steps, extra, args.warmup_steps))
+    print(text)
     return 0
 
 
