@@ -304,3 +304,22 @@ def test_conditional_critic_learns_cluster_embeddings_and_round_trips(tmp_path) 
 def test_conditional_critic_settings_are_checked(params, match) -> None:
     with pytest.raises(GanclusterError, match=match):
         small(**params).fit(two_blobs(100)[0])
+
+
+def test_inverter_arch_gives_h_its_own_widths_and_round_trips(tmp_path) -> None:
+    X = np.random.default_rng(0).random((48, 1, 28, 28)).astype(np.float32)
+    est = NEMGAN(n_clusters=2, max_steps=3, warmup_steps=1, batch_size=16, random_state=0,
+                 inverter_arch="conv28-wide").fit(X)
+    h_conv = est.method_.inverter.body[0]
+    d_conv = [m for m in est.method_.discriminator.modules() if isinstance(m, torch.nn.Conv2d)][0]
+    assert h_conv.out_channels == 128 and d_conv.out_channels == 32  # G and D stay lean
+    again = load(est.save(tmp_path / "m.safetensors"), device="cpu")
+    assert again.method_.inverter.body[0].out_channels == 128
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("arch, match", [("conv29", "inverter_arch must be None or one of"),
+                                         ("conv28-wide", "needs 28x28 images")])
+def test_bad_inverter_arch_is_refused(arch, match) -> None:
+    with pytest.raises(GanclusterError, match=match):
+        small(inverter_arch=arch).fit(two_blobs(100)[0])

@@ -30,7 +30,8 @@ from .methods.nemgan import NEMGANMethod, NEMGANSettings
 RECIPES = ("best", "faithful")
 _OVERRIDABLE = ("beta_z", "loss", "n_critic", "lr", "real_agreement", "real_prior_match", "warmup_steps",
                 "warmup_heads", "warmup_max_share", "prior_loss", "prior_lr", "fake_cluster_to_inverter", "real_graph",
-                "real_confidence", "real_self_label", "real_spectral", "conditional_critic", "standardize_noise")
+                "real_confidence", "real_self_label", "real_spectral", "conditional_critic", "standardize_noise",
+                "inverter_arch")
 # the best recipe's switches on vectors until pinning 5 (the paper's path: h learns from generated data only)
 _VECTOR_PATH_BEFORE_V5 = {"real_agreement": 0.0, "real_prior_match": 0.0, "warmup_steps": 0,
                           "fake_cluster_to_inverter": 1.0}
@@ -52,7 +53,8 @@ class NEMGAN(GANClusterer):
     latent needs ``assign='kmeans'`` if it has an inverter. ``recipe='faithful'`` follows the
     authors' code; ``recipe='best'`` is our CPU recipe (see :class:`NEMGANSettings`). Settings left
     at ``None`` take the recipe's value. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the
-    networks (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images).
+    networks (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images);
+    ``inverter_arch`` gives ``h`` its own (e.g. ``'conv28-wide'``, FMNIST-5's case in Table I).
     ``loss`` / ``n_critic`` / ``d_spectral_norm`` / ``standardize_noise`` set the GAN (the best recipe
     on images: hinge, 2 critic steps, spectral norm, G reading the noise at unit scale).
     ``real_self_label`` weighs SCAN's self-labelling of ``h`` on real data in the GAN phase (off in
@@ -81,6 +83,7 @@ class NEMGAN(GANClusterer):
         arch: str | None = None,
         net_width: int | None = None,
         d_spectral_norm: bool | None = None,
+        inverter_arch: str | None = None,
         real_agreement: float | None = None,
         real_prior_match: float | None = None,
         fake_cluster_to_inverter: float | None = None,
@@ -125,6 +128,7 @@ class NEMGAN(GANClusterer):
         self.arch = arch
         self.net_width = net_width
         self.d_spectral_norm = d_spectral_norm
+        self.inverter_arch = inverter_arch
         self.real_agreement = real_agreement
         self.real_prior_match = real_prior_match
         self.fake_cluster_to_inverter = fake_cluster_to_inverter

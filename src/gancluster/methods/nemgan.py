@@ -63,7 +63,7 @@ the ClusterGAN recipe:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +74,7 @@ from ..augment import augment
 from ..config import require, to_dict
 from ..errors import GanclusterError
 from ..losses import ADVERSARIAL
-from ..nets import NetConfig, ScaledInput, build_critic, build_generator
+from ..nets import Arch, NetConfig, ScaledInput, build_critic, build_generator
 from ..priors.additive import AdditivePrior
 from . import real_clusters
 from .base import Batch, BatchFn, ConditionalCritic, Method, train_critic
@@ -125,6 +125,7 @@ class NEMGANSettings:
     bank_size: int = 5000
     bank_neighbours: int = 10
     net: NetConfig = field(default_factory=lambda: NetConfig(d_spectral_norm=True))
+    inverter_arch: Arch | None = None  # h's own architecture; None: the same as G's and D's (net.arch)
 
     @classmethod
     def faithful(cls, **overrides: Any) -> "NEMGANSettings":
@@ -192,6 +193,8 @@ class NEMGANSettings:
         require(self.warmup_steps == 0 or (self.inverter and self.multimodal),
                 "warmup_steps > 0 trains the inverter's cluster head: it needs inverter=True and multimodal=True")
         self.net.validate()
+        require(self.inverter_arch is None or self.inverter_arch in get_args(Arch),
+                f"inverter_arch must be None or one of {list(get_args(Arch))}, got {self.inverter_arch!r}")
 
     @property
     def uses_real_data(self) -> bool:
@@ -241,7 +244,8 @@ class NEMGANMethod(Method):
             scale[: s.latent_dim - n_modes] = 3**0.5 / s.noise
             self.generator_net = ScaledInput(self.generator_net, scale)
         self.discriminator = build_critic(s.net, data_shape, 1, spectral_norm=s.net.discriminator_sn(data_shape, s.loss))
-        self.inverter = build_critic(s.net, data_shape, s.latent_dim + n_clusters) if s.inverter else None
+        h_net = s.net.with_overrides(arch=s.inverter_arch)
+        self.inverter = build_critic(h_net, data_shape, s.latent_dim + n_clusters) if s.inverter else None
         self.recipe = real_clusters.RealClusterRecipe.of(s)
         # extra cluster heads tried during the warm-up (not while learning priors: the labelled
         # cross-entropy trains h's own head, which is then the one to keep)
