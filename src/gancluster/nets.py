@@ -99,7 +99,7 @@ class NetConfig:
 #: conv1 / conv2 channels and FC width. "conv28-tiny" halves the lean widths again: about half the
 #: step time on two CPU cores (BENCHMARKS.md, issue 7's throughput sections).
 #: "conv28-wide" doubles ClusterGAN's conv widths; NEMGAN's ``inverter_arch`` uses it for ``h`` alone on
-#: FMNIST-5, where the inverter's capacity, not the generator's, limited the clustering (BENCHMARKS.md).
+#: FMNIST-5 probes, where a wider ``h`` (G and D lean) clustered better (BENCHMARKS.md).
 CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-wide": (128, 256, 1024), "conv28-lean": (32, 64, 256),
                  "conv28-tiny": (16, 32, 128)}
 
