@@ -12,6 +12,11 @@ be shared.
 
     python benchmarks/throughput.py                      # 2 threads, batch 64, 3 repeats
     python benchmarks/throughput.py --threads 1 --batch-sizes 64 256 --repeats 5
+    python benchmarks/throughput.py --compare bf16       # bf16 autocast vs float32 (``amp='bf16'``)
+
+``--compare bf16`` measures the two arms ``amp='bf16'`` chooses between: the step under bfloat16
+autocast against the same step in float32, both with the speed settings (sample and predict run
+in float32 in both arms, as the library does).
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ CONFIGS = {
     "nemgan best, tiny": (NEMGAN, {"arch": "conv28-tiny"}),
     "nemgan best, mlp": (NEMGAN, {"arch": "mlp"}),
     "nemgan best, official size": (NEMGAN, {"arch": "conv28"}),
+    "nemgan best, wide inverter": (NEMGAN, {"inverter_arch": "conv28-wide"}),
 }
+#: the two arms of each comparison (first: the arm under test), as the table names them
+ARMS = {"plain": ("speed", "plain"), "bf16": ("bf16", "float32")}
 PREDICT_BATCH = 2048
 
 
@@ -111,10 +119,12 @@ def timed(fn, min_seconds: float, min_calls: int) -> tuple[float, float, int]:
     return time.perf_counter() - wall0, time.process_time() - cpu0, calls
 
 
-def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> list[dict]:
-    """Both variants (speed settings on / off) of one configuration, alternating step by step."""
+def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float, compare: str = "plain") -> list[dict]:
+    """Both arms of one configuration, alternating step by step: the speed settings on / off
+    (``compare='plain'``), or bf16 autocast / float32, both with the speed settings (``'bf16'``)."""
     load = os.getloadavg()[0]
-    methods = {fast: build(name, batch_size, fast, data) for fast in (True, False)}
+    bf16 = compare == "bf16"
+    methods = {fast: build(name, batch_size, fast or bf16, data) for fast in (True, False)}
     rngs = {fast: torch.Generator().manual_seed(0) for fast in methods}
     samplers = {fast: BatchSampler(data, batch_size, torch.Generator().manual_seed(1)) for fast in methods}
     methods[True].train_step(samplers[True], rngs[True])
@@ -122,8 +132,9 @@ def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> l
     flops = step_flops(methods[True], samplers[True], rngs[True])
     reference = matmul_gflops()
     def step(fast: bool) -> None:
-        method_base.JOINT_CRITIC_PASS = fast
-        methods[fast].train_step(samplers[fast], rngs[fast])
+        method_base.JOINT_CRITIC_PASS = fast or bf16
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and fast):
+            methods[fast].train_step(samplers[fast], rngs[fast])
 
     train = alternate({f: (lambda f=f: step(f)) for f in methods}, seconds, 5)
     method_base.JOINT_CRITIC_PASS = True
@@ -139,7 +150,8 @@ def measure(name: str, batch_size: int, data: torch.Tensor, seconds: float) -> l
         step = statistics.median(train[fast]["wall"])
         step_cpu = statistics.median(train[fast]["cpu"])
         out.append({
-            "config": name, "batch_size": batch_size, "speed_settings": fast, "steps": len(train[fast]["wall"]),
+            "config": name, "batch_size": batch_size, "speed_settings": fast, "compare": compare,
+            "arm": ARMS[compare][0 if fast else 1], "steps": len(train[fast]["wall"]),
             "train_img_s": per_step / step, "train_img_cpu_s": per_step / step_cpu, "step_ms": 1000 * step,
             "real_per_step": per_step,
             "gflop_per_step": None if flops is None else flops / 1e9,
@@ -191,6 +203,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="add an operator profile of the first configuration")
     parser.add_argument("--title", default="Throughput on MNIST (CPU)", help="section title")
     parser.add_argument("--note", default="", help="a paragraph for the section, under its title (what the run is for)")
+    parser.add_argument("--compare", choices=list(ARMS), default="plain",
+                        help="plain: speed settings vs none; bf16: bf16 autocast vs float32 (module doc)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = torch.from_numpy(load_dataset("mnist", split="train").X[: args.n_train])
@@ -199,26 +213,30 @@ def main() -> None:
     for rep in range(args.repeats):
         for name in args.configs:
             for bs in args.batch_sizes:
-                for r in measure(name, bs, data, args.seconds):
+                for r in measure(name, bs, data, args.seconds, args.compare):
                     r["repeat"] = rep
                     results.append(r)
                     print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}),
                           flush=True)
     save_results(args.section, results)
     med = median_of
+    arms = ARMS[args.compare]
+    what = ("Speed settings: channels-last conv weights, multi-tensor Adam and one critic pass over real + fake (the "
+            "library's defaults on CPU); plain: none of them." if args.compare == "plain" else
+            "bf16: the step under bfloat16 autocast (`amp='bf16'`); float32: the same step without it; both with the "
+            "library's speed settings on CPU (channels-last conv weights, multi-tensor Adam, one critic pass).")
 
     lines = [
         "## " + args.title + (", where the step's time goes (profile)" if args.profile else ""),
         "",
         *([args.note, ""] if args.note else []),
         f"Command: `{command()}`  ",
-        f"Machine: {machine()}; {args.repeats} repeats of at least {args.seconds:g} s each, both settings "
+        f"Machine: {machine()}; {args.repeats} repeats of at least {args.seconds:g} s each, both arms "
         f"alternating step by step; medians of the per-step times; total wall time {(time.time() - t0) / 60:.1f} min.  ",
         "Train: real images/s through one full GAN step (D on real + fake, then G and E/h on fakes plus the "
         "recipe's real-data terms; real images = batch x n_critic). img/CPU-s divides by the process's CPU "
         "time instead of wall time (less sensitive to other jobs on the machine). Sample / predict: batches "
-        f"of {PREDICT_BATCH}, no gradients. Speed settings: channels-last conv weights, multi-tensor Adam and "
-        "one critic pass over real + fake (the library's defaults on CPU); plain: none of them. Load: 1-minute load average before / after, on "
+        f"of {PREDICT_BATCH}, no gradients. {what} Load: 1-minute load average before / after, on "
         f"{os.cpu_count()} cores.",
         "",
         "| configuration | batch | settings | train real img/s | train img/CPU-s | step ms | MFLOP / real img | "
@@ -235,7 +253,7 @@ def main() -> None:
                 rate = f"{med(rs, 'gflop_per_cpu_s'):.0f} ({med(rs, 'matmul_gflop_s'):.0f})" if counted else \
                     f"- ({med(rs, 'matmul_gflop_s'):.0f})"
                 lines.append(
-                    f"| {name} | {bs} | {'speed' if fast else 'plain'} | {med(rs, 'train_img_s'):.0f} | "
+                    f"| {name} | {bs} | {arms[0] if fast else arms[1]} | {med(rs, 'train_img_s'):.0f} | "
                     f"{med(rs, 'train_img_cpu_s'):.0f} | {med(rs, 'step_ms'):.0f} | {mflop} | {rate} | "
                     f"{med(rs, 'sample_img_s'):.0f} | {med(rs, 'predict_img_s'):.0f} | {loads} |"
                 )
@@ -246,7 +264,7 @@ def main() -> None:
                            and r["speed_settings"] == fast] for fast in (True, False)}
             ratios = [a["train_img_cpu_s"] / b["train_img_cpu_s"] for a, b in zip(pair[True], pair[False])]
             gains.append(f"{name} (batch {bs}): x{statistics.median(ratios):.2f}")
-    lines += ["", "Speed settings vs plain, train img/CPU-s, median of the per-repeat ratios: " + "; ".join(gains) + ".",
+    lines += ["", f"{arms[0]} vs {arms[1]}, train img/CPU-s, median of the per-repeat ratios: " + "; ".join(gains) + ".",
               "", "MFLOP / real img: torch's FLOP counter over one step (convolutions and matmuls, forward and "
               "backward; '-' where it cannot follow the gradient penalty's double backward). GFLOP / CPU-s: what "
               "the step achieves per CPU-second, beside a 1024 x 1024 float32 matmul measured at the same time "
@@ -263,7 +281,7 @@ def main() -> None:
                 rate = med([r for r in results if r["config"] == name and r["batch_size"] == bs and r["speed_settings"]],
                            "train_img_s")
                 bar.append(f"{name} (batch {bs}) {rate:,.0f}: {'reached' if rate >= 2000 else 'NOT reached'}")
-    if bar and args.threads >= 2:  # the bar is for both cores
+    if bar and args.threads >= 2 and args.compare == "plain":  # the bar is for both cores, library settings
         lines += ["", "Bar of issue 7 (>= 2,000 real images/s through a full G+D+E step on 2 cores, library speed "
                   "settings): " + "; ".join(bar) + "."]
     if args.profile:

@@ -148,13 +148,44 @@ def test_same_seed_same_weights_nemgan() -> None:
     assert same_state(state(fits[0]), state(fits[1]))
 
 
-def test_amp_is_for_cuda() -> None:
-    with pytest.raises(GanclusterError, match="amp='bf16' is mixed precision for CUDA"):
-        small(amp="bf16").fit(images_uint8())
+def generator_output_dtypes(model, monkeypatch) -> list[torch.dtype]:
+    """Fit ``model`` and return the dtype of every generator output seen while training."""
+    seen: list[torch.dtype] = []
+    build = model._build_method
+
+    def build_and_watch(*args, **kwargs):
+        method = build(*args, **kwargs)
+        method.generator_net.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        return method
+
+    monkeypatch.setattr(model, "_build_method", build_and_watch)
+    model.fit(images_uint8())
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore:amp='bf16'")
+def test_amp_bf16_autocasts_the_training_step_on_cpu(monkeypatch) -> None:
+    model = small(amp="bf16", max_steps=6)
+    seen = generator_output_dtypes(model, monkeypatch)
+    assert seen and set(seen) == {torch.bfloat16}  # every training forward ran under bf16 autocast
+    params = [p for p in model.method_.parameters()]
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in params)  # master weights stay fp32
+    assert model.predict(images_uint8()).shape == (N,)
+
+
+@pytest.mark.parametrize("native, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_amp_auto_is_bf16_only_where_native(monkeypatch, native, expected) -> None:
+    monkeypatch.setattr(estimator_module, "native_bf16", lambda device: native)
+    seen = generator_output_dtypes(small(amp="auto", max_steps=6), monkeypatch)
+    assert seen and set(seen) == {expected}
+
+
+def test_amp_bf16_warns_where_emulated_and_bad_values_are_refused(monkeypatch) -> None:
+    monkeypatch.setattr(estimator_module, "native_bf16", lambda device: False)
+    with pytest.warns(UserWarning, match="no native bfloat16 arithmetic"):
+        small(amp="bf16", max_steps=2).fit(images_uint8())
     with pytest.raises(GanclusterError, match="amp must be"):
         small(amp="fp8").fit(images_uint8())
-    model = small(amp="auto").fit(images_uint8())  # auto: off on CPU
-    assert model.n_iter_ == 12
 
 
 def test_optimizers_take_multi_tensor_steps() -> None:

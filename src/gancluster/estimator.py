@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ from .methods.base import Method
 from .nets import NetConfig
 from .priors import check_priors
 from .streaming import ArraySource, check_stream, column_stats, is_streamed
-from .train import Trainer, TrainConfig
+from .train import Trainer, TrainConfig, native_bf16
 
 _PREDICT_BATCH = 2048
 # parameters _check_params checks by hand (clearer messages, or values the annotation does not cover)
@@ -84,8 +85,9 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     good checkpoint with a lower learning rate, at most ``max_rollbacks`` times).
 
     Runtime parameters every estimator takes: ``amp`` (mixed precision of the training step:
-    'off', 'bf16' on CUDA, or 'auto' = bf16 where the GPU supports it; the gradient penalty stays
-    in float32) and ``deterministic`` (deterministic algorithms for the run, recorded in its
+    'off'; 'bf16', autocast to bfloat16 on CUDA or CPU, worth it where the device computes bf16
+    natively: GPUs with bf16, CPUs with AMX or AVX512-BF16; 'auto' = bf16 there, off elsewhere; the
+    gradient penalty stays in float32) and ``deterministic`` (deterministic algorithms for the run, recorded in its
     provenance). A memory-mapped ``X`` (``np.load(path, mmap_mode='r')``) is streamed batch by
     batch instead of loaded, and under ``torchrun`` every rank fits and rank 0 writes
     (:mod:`gancluster.distributed`).
@@ -148,7 +150,8 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise GanclusterError(f"max_rollbacks must be an integer >= 0, got {rollbacks!r}")
         amp = self._reliability("amp")
         if amp not in ("off", "bf16", "auto"):
-            raise GanclusterError(f"amp must be 'off', 'bf16' or 'auto' (bf16 where the GPU supports it), got {amp!r}")
+            raise GanclusterError(f"amp must be 'off', 'bf16' or 'auto' (bf16 where the device computes it natively), "
+                                  f"got {amp!r}")
         if not isinstance(self._reliability("deterministic"), (bool, np.bool_)):
             raise GanclusterError(f"deterministic must be True or False, got {self._reliability('deterministic')!r}")
         hints = _init_hints(type(self))
@@ -244,12 +247,13 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return ArraySource(X, shape, divide=divide, transform=transform, device=device)
 
     def _amp(self, device: torch.device) -> str:
-        """Resolved mixed precision: bf16 only on CUDA (``auto``: where the GPU supports it)."""
+        """Resolved mixed precision: ``auto`` is bf16 where the device computes it natively, else off."""
         amp = self._reliability("amp")
         if amp == "auto":
-            return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "off"
-        if amp == "bf16" and device.type != "cuda":
-            raise GanclusterError("amp='bf16' is mixed precision for CUDA devices; on CPU use amp='off' (or 'auto')")
+            return "bf16" if native_bf16(device) else "off"
+        if amp == "bf16" and not native_bf16(device):
+            warnings.warn(f"amp='bf16': this {device.type} device has no native bfloat16 arithmetic, so training "
+                          "runs emulated and slower than float32; use amp='off' (or 'auto')", stacklevel=3)
         return amp
 
     def _from_model_space(self, x: torch.Tensor) -> np.ndarray:

@@ -75,7 +75,7 @@ class TrainConfig:
     max_rollbacks: int = 3
     rollback_lr_factor: float = 0.5
     progress: bool = False
-    #: mixed precision of the training step: "off" or "bf16" (CUDA only; autocast, no loss scaling needed)
+    #: mixed precision of the training step: "off" or "bf16" (autocast on CUDA or CPU, no loss scaling needed)
     amp: Literal["off", "bf16"] = "off"
     #: torch.use_deterministic_algorithms + deterministic cuDNN for the run (recorded in provenance)
     deterministic: bool = False
@@ -136,6 +136,21 @@ class TrainResult:
     seconds: float
     images_seen: int
     history: list[dict[str, Any]]
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively, so that ``amp='bf16'`` speeds training up.
+
+    CUDA: the GPU supports bf16. CPU: AMX tiles or AVX512-BF16, which oneDNN uses for bf16
+    convolutions and matmuls (on two cores with AMX a NEMGAN step with a wide inverter ran about
+    twice as fast, BENCHMARKS.md); elsewhere bf16 is emulated and slower than float32.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's capability probes
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    return False
 
 
 class Trainer:
@@ -495,7 +510,7 @@ class Trainer:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = was[1], was[2]
 
     def _amp_dtype(self) -> torch.dtype | None:
-        return torch.bfloat16 if self.cfg.amp == "bf16" and self.device.type == "cuda" else None
+        return torch.bfloat16 if self.cfg.amp == "bf16" else None
 
     def _train_step(self) -> dict[str, float]:
         """One step of the method, under autocast when mixed precision is on."""
