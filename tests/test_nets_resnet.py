@@ -83,6 +83,13 @@ def test_tiny_conv28_halves_the_lean_widths() -> None:
     assert n_params(tiny) < n_params(lean) / 3
 
 
+@pytest.mark.parametrize("arch, widths", [("conv28-wide", (128, 256)), ("conv28-xwide", (256, 512))])
+def test_wide_conv28_critics_multiply_clustergans_widths(arch, widths) -> None:
+    D = build_critic(NetConfig(arch=arch), (1, 28, 28), 5)
+    assert (D.body[0].out_channels, D.body[2].out_channels, D.feature_dim) == (*widths, 1024)
+    assert D(torch.zeros(2, 1, 28, 28)).shape == (2, 5)
+
+
 def test_conv28_nets_are_unchanged() -> None:
     """Same parameter names and sizes as before the ResNets (old checkpoints still load), no spectral norm."""
     cfg = NetConfig()

@@ -27,7 +27,7 @@ from .nets_resnet import (
     resnet_layout,
 )
 
-Arch = Literal["auto", "mlp", "conv28", "conv28-wide", "conv28-lean", "conv28-tiny", "resnet32", "resnet48"]
+Arch = Literal["auto", "mlp", "conv28", "conv28-wide", "conv28-xwide", "conv28-lean", "conv28-tiny", "resnet32", "resnet48"]
 
 
 @dataclass
@@ -98,10 +98,11 @@ class NetConfig:
 
 #: conv1 / conv2 channels and FC width. "conv28-tiny" halves the lean widths again: about half the
 #: step time on two CPU cores (BENCHMARKS.md, issue 7's throughput sections).
-#: "conv28-wide" doubles ClusterGAN's conv widths; NEMGAN's ``inverter_arch`` uses it for ``h`` alone on
-#: FMNIST-5 probes, where a wider ``h`` (G and D lean) clustered better (BENCHMARKS.md).
-CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-wide": (128, 256, 1024), "conv28-lean": (32, 64, 256),
-                 "conv28-tiny": (16, 32, 128)}
+#: "conv28-wide" / "conv28-xwide" double / quadruple ClusterGAN's conv widths; NEMGAN's ``inverter_arch``
+#: uses them for ``h`` alone on FMNIST-5 probes, where a wider ``h`` (G and D lean) clustered better
+#: (BENCHMARKS.md).
+CONV28_WIDTHS = {"conv28": (64, 128, 1024), "conv28-wide": (128, 256, 1024), "conv28-xwide": (256, 512, 1024),
+                 "conv28-lean": (32, 64, 256), "conv28-tiny": (16, 32, 128)}
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
