@@ -331,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes torchrun started (also automatic under torchrun); "
                         "the global batch is nproc x batch_size")
-    p.add_argument("--amp", choices=("off", "bf16", "auto"), help="bf16 mixed precision (CUDA, or CPUs with AMX / AVX512-BF16); "
+    p.add_argument("--amp", choices=("off", "bf16", "auto"),
+                   help="bf16 mixed precision (CUDA, or CPUs with AMX / AVX512-BF16); "
                         "auto: bf16 where the device computes it natively (default off)")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (recorded in provenance)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

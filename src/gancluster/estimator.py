@@ -87,10 +87,10 @@ class GANClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     Runtime parameters every estimator takes: ``amp`` (mixed precision of the training step:
     'off'; 'bf16', autocast to bfloat16 on CUDA or CPU, worth it where the device computes bf16
     natively: GPUs with bf16, CPUs with AMX or AVX512-BF16; 'auto' = bf16 there, off elsewhere; the
-    gradient penalty stays in float32) and ``deterministic`` (deterministic algorithms for the run, recorded in its
-    provenance). A memory-mapped ``X`` (``np.load(path, mmap_mode='r')``) is streamed batch by
-    batch instead of loaded, and under ``torchrun`` every rank fits and rank 0 writes
-    (:mod:`gancluster.distributed`).
+    gradient penalty stays in float32) and ``deterministic`` (deterministic algorithms for the run,
+    recorded in its provenance). A memory-mapped ``X`` (``np.load(path, mmap_mode='r')``) is
+    streamed batch by batch instead of loaded, and under ``torchrun`` every rank fits and rank 0
+    writes (:mod:`gancluster.distributed`).
     """
 
     method_name: ClassVar[str] = ""
