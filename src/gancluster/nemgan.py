@@ -55,7 +55,8 @@ class NEMGAN(GANClusterer):
     at ``None`` take the recipe's value. ``arch`` / ``net_width`` / ``d_spectral_norm`` choose the
     networks (:class:`gancluster.nets.NetConfig`: e.g. the SN-GAN ResNets of 32x32 / 48x48 images);
     ``inverter_arch`` gives ``h`` its own (e.g. ``'conv28-wide'``: on FMNIST-5 it lifted ACC from 0.914
-    to 0.919 at four times the run time, BENCHMARKS.md).
+    to 0.919 at four times the run time; ``'conv28-xwide'`` to 0.920, with generated shares further
+    from the priors; BENCHMARKS.md).
     ``loss`` / ``n_critic`` / ``d_spectral_norm`` / ``standardize_noise`` set the GAN (the best recipe
     on images: hinge, 2 critic steps, spectral norm, G reading the noise at unit scale).
     ``real_self_label`` weighs SCAN's self-labelling of ``h`` on real data in the GAN phase (off in
