@@ -168,8 +168,8 @@ def test_amp_bf16_autocasts_the_training_step_on_cpu(monkeypatch) -> None:
     model = small(amp="bf16", max_steps=6)
     seen = generator_output_dtypes(model, monkeypatch)
     assert seen and set(seen) == {torch.bfloat16}  # every training forward ran under bf16 autocast
-    params = [p for p in model.method_.parameters()]
-    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in params)  # master weights stay fp32
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all()
+               for p in model.method_.parameters())  # master weights stay fp32
     assert model.predict(images_uint8()).shape == (N,)
 
 

@@ -27,7 +27,8 @@ from .nets_resnet import (
     resnet_layout,
 )
 
-Arch = Literal["auto", "mlp", "conv28", "conv28-wide", "conv28-xwide", "conv28-lean", "conv28-tiny", "resnet32", "resnet48"]
+Arch = Literal["auto", "mlp", "conv28", "conv28-wide", "conv28-xwide", "conv28-lean", "conv28-tiny",
+               "resnet32", "resnet48"]
 
 
 @dataclass
